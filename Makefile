@@ -1,0 +1,98 @@
+# xray-seg: X-Ray subsegments for shell scripts.
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DATADIR   ?= $(PREFIX)/share
+DESTDIR   ?=
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARNINGS   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
+             -Wstrict-prototypes -Wmissing-prototypes -Wvla
+JSONC_CFLAGS != pkg-config --cflags json-c 2>/dev/null || true
+JSONC_LIBS   != pkg-config --libs json-c 2>/dev/null || echo -ljson-c
+XCFLAGS    = -std=c11 -D_GNU_SOURCE $(WARNINGS) -DVERSION='"$(VERSION)"' $(JSONC_CFLAGS)
+
+BUILD     ?= build
+BIN       ?= xray-seg
+SRCS       = $(wildcard src/*.c)
+OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
+
+BUILD_DEPS = gcc make pkg-config libjson-c-dev
+TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc
+SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+
+.PHONY: all deps test-deps check asan valgrind install uninstall lint demo clean
+
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(JSONC_LIBS)
+
+$(BUILD)/%.o: src/%.c src/*.h | $(BUILD)/.dir
+	@pkg-config --exists json-c 2>/dev/null || $(MAKE) -s deps
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(BUILD)/.dir:
+	mkdir -p $(BUILD) && touch $@
+
+# Install what is missing with apt-get when root; otherwise say the command and stop.
+define need_packages
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call need_packages,$(BUILD_DEPS))
+
+test-deps:
+	$(call need_packages,$(TEST_DEPS))
+
+check: $(BIN) test-deps
+	XRAY_SEG=$(CURDIR)/$(BIN) bats $(BATS_FLAGS) test
+
+asan:
+	$(MAKE) BUILD=build/asan BIN=build/asan/xray-seg CFLAGS="-O1 -g $(SANITIZE)" \
+	    LDFLAGS="$(SANITIZE)" check
+
+valgrind: $(BIN) test-deps
+	XRAY_SEG=$(CURDIR)/$(BIN) XRAY_SEG_WRAPPER="$(VALGRIND)" bats $(BATS_FLAGS) test
+
+lint:
+	mandoc -T lint -W warning man/xray-seg.1
+	shellcheck -s bash completions/xray-seg.bash test/test_helper.bash
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -D_GNU_SOURCE src
+
+demo: $(BIN) test-deps
+	@sh examples/demo.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	    $(DESTDIR)$(DATADIR)/zsh/site-functions \
+	    $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/xray-seg
+	install -m 644 man/xray-seg.1 $(DESTDIR)$(MANDIR)/man1/xray-seg.1
+	install -m 644 completions/xray-seg.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/xray-seg
+	install -m 644 completions/_xray-seg $(DESTDIR)$(DATADIR)/zsh/site-functions/_xray-seg
+	install -m 644 completions/xray-seg.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/xray-seg.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/xray-seg $(DESTDIR)$(MANDIR)/man1/xray-seg.1 \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions/xray-seg \
+	    $(DESTDIR)$(DATADIR)/zsh/site-functions/_xray-seg \
+	    $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/xray-seg.fish
+
+clean:
+	rm -rf build $(BIN)

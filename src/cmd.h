@@ -1,0 +1,53 @@
+/*
+ * cmd.h: the command table and what the command handlers share.
+ * Only main.c and the cmd_*.c files decide exit statuses.
+ */
+#ifndef XRAY_SEG_CMD_H
+#define XRAY_SEG_CMD_H
+
+#include <getopt.h>
+
+struct cmd {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the command name */
+	const char *synopsis;              /* what follows "xray-seg NAME" */
+	const char *summary;
+	const char *options;               /* one "  --opt ARG  text" line each */
+};
+
+int cmd_begin(int argc, char **argv);
+int cmd_end(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
+int cmd_metadata(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_header(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+/* The table entry for name, or NULL. */
+const struct cmd *cmd_find(const char *name);
+
+/* Print the help of c on stdout. */
+void cmd_print_help(const struct cmd *c);
+
+/*
+ * getopt_long for command argv[0], with "+:" prepended semantics and our
+ * own one-line messages. Returns the option, -1 at the end, or '?' after it
+ * has reported a misuse (the caller returns EXIT_USAGE). 'h' is handled by
+ * the caller: print help, exit 0.
+ */
+int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* Report misuse of command cmd: one line on stderr; returns EXIT_USAGE. */
+int cmd_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Check an ID operand or option value; reports and returns -1 if it is not one. */
+int cmd_check_id(const char *cmd, const char *what, const char *id);
+
+/* Check a --namespace value (aws or remote) into *out; reports and returns -1 if bad. */
+int cmd_namespace(const char *cmd, const char *v, const char **out);
+
+/* NAME cleaned for X-Ray (warns if changed), or NULL (reported) if nothing is left. */
+char *cmd_name(const char *cmd, const char *name);
+
+#endif

@@ -1,0 +1,15 @@
+/* ids.h: random identifiers and the wall clock, as X-Ray wants them. */
+#ifndef XRAY_SEG_IDS_H
+#define XRAY_SEG_IDS_H
+
+#define ID_LEN 16        /* segment, subsegment and exception ids: 64 bits in hex */
+#define TRACE_ID_LEN 35  /* 1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx */
+#define TIME_LEN 32      /* room for "<epoch seconds>.<6 digits>" */
+
+/* Fill out with 16 lowercase hex digits from the kernel's random source. */
+void ids_new(char out[ID_LEN + 1]);
+
+/* Fill out with "<seconds>.<microseconds>" of the current time. */
+void clock_now(char out[TIME_LEN]);
+
+#endif

@@ -1,0 +1,178 @@
+/* main.c: xray-seg entry point: the command table, help, exact-match dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ids.h"
+#include "util.h"
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+#define HELP_LINE "  -h, --help             show this help\n"
+
+static const struct cmd commands[] = {
+	{ "begin", cmd_begin, "[--parent ID] [--namespace aws|remote] NAME",
+	    "start a subsegment and print its ID",
+	    "  --parent ID            parent subsegment (default: the innermost open one)\n"
+	    "  --namespace NS         aws or remote\n" HELP_LINE },
+	{ "end", cmd_end,
+	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [ID]",
+	    "end subsegment ID (default: the innermost open one) and send it",
+	    "  --error                client error (4xx)\n"
+	    "  --fault                server error (5xx)\n"
+	    "  --throttle             throttled (sets error too)\n"
+	    "  --cause TEXT           record TEXT as the exception that ended it\n"
+	    "  --exit-code N          record exit status N (non-zero is a fault)\n"
+	    "  --http-status N        record HTTP status N (429 throttle, 4xx error, 5xx fault)\n"
+	    HELP_LINE },
+	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] KEY VALUE",
+	    "add an indexed annotation to a subsegment",
+	    "  --id ID                subsegment to annotate (default: the innermost open one)\n"
+	    "  --number               VALUE is a number\n"
+	    "  --bool                 VALUE is true or false\n" HELP_LINE },
+	{ "metadata", cmd_metadata, "[--id ID] [--namespace NS] KEY JSON",
+	    "add a JSON metadata value to a subsegment",
+	    "  --id ID                subsegment (default: the innermost open one)\n"
+	    "  --namespace NS         metadata namespace (default: default)\n" HELP_LINE },
+	{ "send", cmd_send, "", "deliver every finished document of this trace still kept",
+	    HELP_LINE },
+	{ "exec", cmd_exec, "[--name NAME] [--namespace aws|remote] [--] CMD [ARG...]",
+	    "run CMD inside a subsegment and exit with its status",
+	    "  --name NAME            subsegment name (default: the command's base name)\n"
+	    "  --namespace NS         aws or remote\n" HELP_LINE },
+	{ "header", cmd_header, "", "print the trace header for a child process or request",
+	    HELP_LINE },
+	{ "help", cmd_help, "[COMMAND]", "show help for xray-seg or COMMAND", HELP_LINE },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const struct cmd *
+cmd_find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void
+cmd_print_help(const struct cmd *c)
+{
+	printf("usage: xray-seg %s%s%s\n%s\n\nOptions:\n%s", c->name, *c->synopsis ? " " : "",
+	    c->synopsis, c->summary, c->options);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: xray-seg COMMAND [OPTION...] [ARG...]\n\nCommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nOptions:\n"
+	    "  -h, --help     show this help\n"
+	    "  -V, --version  show the version\n\n"
+	    "Environment: _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_CONTEXT_MISSING,\n"
+	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR.\n"
+	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");
+}
+
+int
+cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc > 2)
+		return cmd_usage("help", "too many arguments");
+	if (argc == 1 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if ((c = cmd_find(argv[1])) == NULL)
+		return cmd_usage("help", "unknown command '%s'", argv[1]);
+	cmd_print_help(c);
+	return EXIT_OK;
+}
+
+int
+cmd_usage(const char *cmd, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	errmsg("%s: %s (see 'xray-seg help %s')", cmd, line, cmd);
+	return EXIT_USAGE;
+}
+
+int
+cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char spec[64];
+	int c;
+
+	/* '+': stop at the first operand, so a wrapped command keeps its options. */
+	snprintf(spec, sizeof(spec), "+:%s", shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, spec, longopts, NULL);
+	if (c == '?') {
+		if (optopt)
+			cmd_usage(argv[0], "unknown option '-%c'", optopt);
+		else
+			cmd_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+	} else if (c == ':') {
+		cmd_usage(argv[0], "option '%s' needs a value", argv[optind - 1]);
+		c = '?';
+	}
+	return c;
+}
+
+int
+cmd_check_id(const char *cmd, const char *what, const char *id)
+{
+	if (is_lower_hex(id, ID_LEN))
+		return 0;
+	cmd_usage(cmd, "%s '%s' is not an ID (16 lowercase hex digits)", what, id);
+	return -1;
+}
+
+/* Flush stdout and say so if it failed: an ID nobody received is a failure. */
+static int
+finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		errmsg("cannot write to standard output");
+		return status == EXIT_OK ? EXIT_RUNTIME : status;
+	}
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return finish(EXIT_OK);
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("xray-seg %s\n", VERSION);
+		return finish(EXIT_OK);
+	}
+	if ((c = cmd_find(argv[1])) == NULL) {
+		errmsg("unknown command '%s' (see 'xray-seg --help')", argv[1]);
+		return EXIT_USAGE;
+	}
+	return finish(c->run(argc - 1, argv + 1));
+}

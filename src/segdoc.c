@@ -1,0 +1,400 @@
+/* segdoc.c: X-Ray subsegment documents, built with json-c (see segdoc.h). */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wctype.h>
+
+#include <json-c/json.h>
+
+#include "segdoc.h"
+#include "util.h"
+
+#define TEXT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define CAUSE_SHORT 256
+
+struct segdoc {
+	json_object *o; /* owned: one reference */
+};
+
+static json_object *
+new_str(const char *s)
+{
+	char *clean = utf8_sanitize(s);
+	json_object *o = json_object_new_string(clean);
+
+	free(clean);
+	return o;
+}
+
+/* json-c keeps a double's own text, so times keep exactly 6 decimals. */
+static json_object *
+new_time(const char *t)
+{
+	return json_object_new_double_s(strtod(t, NULL), t);
+}
+
+/* Child object key of o, made if absent. */
+static json_object *
+child(json_object *o, const char *key)
+{
+	json_object *c;
+
+	if (json_object_object_get_ex(o, key, &c) && json_object_is_type(c, json_type_object))
+		return c;
+	c = json_object_new_object();
+	json_object_object_add(o, key, c);
+	return c;
+}
+
+struct segdoc *
+segdoc_new(const char *id, const char *name, const char *trace_id, const char *parent_id,
+    const char *start_time, const char *ns)
+{
+	struct segdoc *d = xmalloc(sizeof(*d));
+
+	d->o = json_object_new_object();
+	json_object_object_add(d->o, "id", json_object_new_string(id));
+	json_object_object_add(d->o, "name", new_str(name));
+	json_object_object_add(d->o, "trace_id", json_object_new_string(trace_id));
+	json_object_object_add(d->o, "parent_id", json_object_new_string(parent_id));
+	json_object_object_add(d->o, "type", json_object_new_string("subsegment"));
+	json_object_object_add(d->o, "start_time", new_time(start_time));
+	if (ns)
+		json_object_object_add(d->o, "namespace", json_object_new_string(ns));
+	return d;
+}
+
+static json_object *
+parse_strict(const char *text, size_t len)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o;
+
+	if (tok == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+struct segdoc *
+segdoc_parse(const char *text, size_t len)
+{
+	json_object *o = parse_strict(text, len);
+	struct segdoc *d;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	d = xmalloc(sizeof(*d));
+	d->o = o;
+	return d;
+}
+
+int
+segdoc_json_ok(const char *json)
+{
+	json_object *o;
+
+	/* A bare "null" parses to NULL too: tell it apart by the text. */
+	if (strcmp(json, "null") == 0)
+		return 1;
+	o = parse_strict(json, strlen(json));
+	json_object_put(o);
+	return o != NULL;
+}
+
+void
+segdoc_free(struct segdoc *d)
+{
+	if (d == NULL)
+		return;
+	json_object_put(d->o);
+	free(d);
+}
+
+char *
+segdoc_text(const struct segdoc *d, size_t *len)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(d->o, TEXT_FLAGS, &n);
+
+	if (s == NULL) {
+		errmsg("out of memory");
+		exit(EXIT_RUNTIME);
+	}
+	*len = n;
+	return xstrndup(s, n);
+}
+
+int
+segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *value)
+{
+	json_object *a = child(d->o, "annotations"), *v;
+
+	if (!json_object_object_get_ex(a, key, NULL) &&
+	    json_object_object_length(a) >= ANNOTATION_MAX)
+		return -1;
+	if (type == ANNOT_BOOL)
+		v = json_object_new_boolean(strcmp(value, "true") == 0);
+	else if (type == ANNOT_NUMBER)
+		v = new_time(value); /* any JSON number, kept as written */
+	else
+		v = new_str(value);
+	json_object_object_add(a, key, v);
+	return 0;
+}
+
+int
+segdoc_metadata(struct segdoc *d, const char *ns, const char *key, const char *json)
+{
+	json_object *v = strcmp(json, "null") == 0 ? NULL : parse_strict(json, strlen(json));
+	char *k, *n;
+
+	if (v == NULL && strcmp(json, "null") != 0)
+		return -1;
+	k = utf8_sanitize(key);
+	n = utf8_sanitize(ns);
+	json_object_object_add(child(child(d->o, "metadata"), n), k, v);
+	free(n);
+	free(k);
+	return 0;
+}
+
+static void
+set_true(json_object *o, const char *key)
+{
+	json_object_object_add(o, key, json_object_new_boolean(1));
+}
+
+static void
+add_exception(json_object *o, const char *message)
+{
+	json_object *cause = child(o, "cause"), *list, *ex;
+	char id[ID_LEN + 1];
+
+	if (!json_object_object_get_ex(cause, "exceptions", &list)) {
+		list = json_object_new_array();
+		json_object_object_add(cause, "exceptions", list);
+	}
+	ids_new(id);
+	ex = json_object_new_object();
+	json_object_object_add(ex, "id", json_object_new_string(id));
+	json_object_object_add(ex, "message", new_str(message));
+	json_object_array_add(list, ex);
+}
+
+void
+segdoc_finish(struct segdoc *d, const struct seg_end *e)
+{
+	int error = e->error || e->throttle, fault = e->fault, throttle = e->throttle;
+
+	json_object_object_add(d->o, "end_time", new_time(e->end_time));
+	if (e->http_status) {
+		json_object_object_add(child(child(d->o, "http"), "response"), "status",
+		    json_object_new_int(e->http_status));
+		throttle |= e->http_status == 429;
+		error |= e->http_status >= 400 && e->http_status < 500;
+		fault |= e->http_status >= 500;
+	}
+	if (e->has_exit) {
+		json_object *p = child(child(d->o, "metadata"), "process");
+
+		json_object_object_add(p, "exit_code", json_object_new_int(e->exit_code));
+		if (e->signal)
+			json_object_object_add(p, "signal", json_object_new_string(e->signal));
+		fault |= e->exit_code != 0;
+	}
+	if (e->cause) {
+		add_exception(d->o, e->cause);
+		fault |= !error && !fault;
+	} else if (e->has_exit && e->exit_code != 0) {
+		char *msg = e->signal ? xasprintf("killed by %s", e->signal) :
+		    xasprintf("exit status %d", e->exit_code);
+
+		add_exception(d->o, msg);
+		free(msg);
+	}
+	if (error)
+		set_true(d->o, "error");
+	if (throttle)
+		set_true(d->o, "throttle");
+	if (fault)
+		set_true(d->o, "fault");
+}
+
+/* The biggest metadata value not yet cut, as its namespace and key. */
+static int
+largest_metadata(json_object *o, json_object **ns_out, const char **key_out, size_t *size)
+{
+	json_object *meta;
+
+	*size = 0;
+	if (!json_object_object_get_ex(o, "metadata", &meta))
+		return 0;
+	json_object_object_foreach(meta, ns, nsobj) {
+		(void)ns;
+		if (!json_object_is_type(nsobj, json_type_object))
+			continue;
+		json_object_object_foreach(nsobj, key, val) {
+			size_t n = 0;
+
+			json_object_to_json_string_length(val, TEXT_FLAGS, &n);
+			if (n > *size && n > 64) {
+				*size = n;
+				*ns_out = nsobj;
+				*key_out = key;
+			}
+		}
+	}
+	return *size > 0;
+}
+
+static int
+cut_metadata(json_object *o)
+{
+	json_object *ns = NULL, *mark;
+	const char *key = NULL;
+	size_t n;
+	char *k;
+
+	if (!largest_metadata(o, &ns, &key, &n))
+		return 0;
+	mark = json_object_new_object();
+	json_object_object_add(mark, "truncated", json_object_new_boolean(1));
+	json_object_object_add(mark, "bytes", json_object_new_int64((int64_t)n));
+	k = xstrdup(key); /* key dies with the value it names */
+	json_object_object_add(ns, k, mark);
+	free(k);
+	return 1;
+}
+
+/* Cut every string in the object values of o (one level) to max characters. */
+static int
+cut_strings(json_object *o, size_t max)
+{
+	int cut = 0;
+
+	json_object_object_foreach(o, key, val) {
+		const char *s;
+		char *t;
+
+		if (!json_object_is_type(val, json_type_string))
+			continue;
+		s = json_object_get_string(val);
+		if (utf8_len(s) <= max)
+			continue;
+		t = xasprintf("%.*s [truncated]", (int)utf8_prefix(s, max), s);
+		json_object_object_add(o, key, json_object_new_string(t));
+		free(t);
+		cut = 1;
+	}
+	return cut;
+}
+
+static int
+cut_causes(json_object *o, size_t max)
+{
+	json_object *cause, *list;
+	int cut = 0;
+
+	if (!json_object_object_get_ex(o, "cause", &cause) ||
+	    !json_object_object_get_ex(cause, "exceptions", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *ex = json_object_array_get_idx(list, i);
+
+		if (json_object_is_type(ex, json_type_object))
+			cut |= cut_strings(ex, max);
+	}
+	return cut;
+}
+
+/* One step of making o smaller; 0 when nothing more can go. */
+static int
+shrink_step(json_object *o)
+{
+	json_object *ann;
+
+	if (cut_metadata(o))
+		return 1;
+	if (cut_causes(o, CAUSE_SHORT))
+		return 1;
+	if (json_object_object_get_ex(o, "annotations", &ann) && cut_strings(ann, 64))
+		return 1;
+	if (json_object_object_get_ex(o, "annotations", NULL)) {
+		json_object_object_del(o, "annotations");
+		return 1;
+	}
+	return 0;
+}
+
+char *
+segdoc_wire(struct segdoc *d, size_t max, size_t *len, int *shrunk)
+{
+	char *text = segdoc_text(d, len);
+
+	*shrunk = 0;
+	while (*len > max && shrink_step(d->o)) {
+		free(text);
+		text = segdoc_text(d, len);
+		*shrunk = 1;
+	}
+	return text;
+}
+
+static int
+name_char_ok(uint32_t cp, locale_t *loc)
+{
+	static const uint32_t spaces[] = { 0x20, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+		0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x202f, 0x205f, 0x3000 };
+
+	if (cp < 0x80)
+		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+		    (cp >= '0' && cp <= '9') || (cp && strchr(" _.:/%&#=+-@", (int)cp));
+	for (size_t i = 0; i < sizeof(spaces) / sizeof(spaces[0]); i++)
+		if (cp == spaces[i])
+			return 1;
+	if (cp == 0xfffd)
+		return 0;
+	/* Unicode letters and digits: only now is a UTF-8 locale worth loading. */
+	if (*loc == (locale_t)0)
+		*loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	return *loc == (locale_t)0 || iswalnum_l((wint_t)cp, *loc);
+}
+
+char *
+segdoc_clean_name(const char *name, int *changed)
+{
+	char *in = utf8_sanitize(name), *out = xmalloc(strlen(in) + 1), *o = out;
+	locale_t loc = (locale_t)0;
+	size_t chars = 0;
+
+	*changed = strcmp(in, name) != 0;
+	for (const char *p = in; *p;) {
+		uint32_t cp;
+		size_t n = utf8_decode(p, &cp);
+
+		if (name_char_ok(cp, &loc) && chars < NAME_MAX_CHARS) {
+			memcpy(o, p, n);
+			o += n;
+			chars++;
+		} else {
+			*changed = 1;
+		}
+		p += n;
+	}
+	*o = '\0';
+	if (loc != (locale_t)0)
+		freelocale(loc);
+	free(in);
+	return out;
+}

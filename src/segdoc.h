@@ -1,0 +1,68 @@
+/*
+ * segdoc.h: X-Ray subsegment documents. The only user of json-c: documents
+ * are built, changed, checked and serialised here and nowhere else.
+ */
+#ifndef XRAY_SEG_SEGDOC_H
+#define XRAY_SEG_SEGDOC_H
+
+#include <stddef.h>
+
+#include "ids.h"
+
+#define NAME_MAX_CHARS 200
+#define ANNOTATION_MAX 50        /* X-Ray indexes at most 50 per trace */
+#define ANNOTATION_VALUE_MAX 1000 /* characters of a string value */
+
+struct segdoc;
+
+enum annot { ANNOT_STRING, ANNOT_NUMBER, ANNOT_BOOL };
+
+/* How a subsegment ended; zero/NULL fields are not recorded. */
+struct seg_end {
+	int error, fault, throttle;
+	const char *cause;      /* exception message */
+	int has_exit;           /* exit_code is set */
+	int exit_code;
+	const char *signal;     /* "SIGKILL"... when the process was killed */
+	int http_status;
+	char end_time[TIME_LEN];
+};
+
+/* A new open subsegment; ns may be NULL. Strings are copied. */
+struct segdoc *segdoc_new(const char *id, const char *name, const char *trace_id,
+    const char *parent_id, const char *start_time, const char *ns);
+
+/* The document in text, or NULL if it is not a JSON object. */
+struct segdoc *segdoc_parse(const char *text, size_t len);
+
+void segdoc_free(struct segdoc *d);
+
+/* Compact JSON of d; caller frees. */
+char *segdoc_text(const struct segdoc *d, size_t *len);
+
+/*
+ * Compact JSON of d in at most max bytes: if it is larger, the largest
+ * metadata values and then the cause and annotation texts are cut down, each
+ * cut marked in the document, and *shrunk is set. Caller frees.
+ */
+char *segdoc_wire(struct segdoc *d, size_t max, size_t *len, int *shrunk);
+
+/* Set annotation key; -1 when the subsegment already has ANNOTATION_MAX others. */
+int segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *value);
+
+/* Set metadata ns.key to JSON text json (which must pass segdoc_json_ok). */
+int segdoc_metadata(struct segdoc *d, const char *ns, const char *key, const char *json);
+
+/* Non-zero if json is one complete JSON value in valid UTF-8. */
+int segdoc_json_ok(const char *json);
+
+/* Record the end: end_time, flags, cause, HTTP status, exit status. */
+void segdoc_finish(struct segdoc *d, const struct seg_end *e);
+
+/*
+ * A copy of name fit for X-Ray: valid UTF-8, only the characters X-Ray
+ * allows, at most NAME_MAX_CHARS. *changed says whether anything was removed.
+ */
+char *segdoc_clean_name(const char *name, int *changed);
+
+#endif

@@ -1,0 +1,433 @@
+/* state.c: the private store of open and undelivered subsegments (see state.h). */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "tracectx.h"
+#include "util.h"
+
+#define STATE_FILE_MAX (16 * 1024 * 1024)
+#define STACK_LINE (ID_LEN + 1)
+#define OPEN_RETRIES 100
+
+struct trace {
+	int rootfd; /* the state directory */
+	int dirfd;  /* this trace's directory */
+	int lockfd; /* held with LOCK_EX while t is open */
+	char root[TRACE_ID_LEN + 1];
+};
+
+const char *
+state_strerror(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "is a symbolic link";
+	case EPERM:
+		return "is owned by another user";
+	case EACCES:
+		return "is accessible to other users (must be mode 0700)";
+	case ENOTDIR:
+		return "is not a directory";
+	default:
+		return strerror(err);
+	}
+}
+
+/* Open directory name under at (or the path), refusing anything not private. */
+static int
+open_private_dir(int at, const char *name, int create)
+{
+	struct stat st;
+	int fd;
+
+	if (create && mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		/* O_NOFOLLOW on a symlink gives ELOOP, or ENOTDIR with O_DIRECTORY. */
+		if (errno == ENOTDIR) {
+			if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				errno = ELOOP;
+			else
+				errno = ENOTDIR;
+		}
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		goto bad;
+	if (st.st_uid != geteuid()) {
+		errno = EPERM;
+		goto bad;
+	}
+	if (st.st_mode & 077) {
+		errno = EACCES;
+		goto bad;
+	}
+	return fd;
+bad:
+	close(fd);
+	return -1;
+}
+
+/* A directory stream over fd from its first entry (dup shares the offset). */
+static DIR *
+dir_stream(int fd)
+{
+	int dfd = dup(fd);
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/* Remove every file of trace directory fd (it must be locked or abandoned). */
+static void
+remove_contents(int fd)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if ((d = dir_stream(fd)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+}
+
+static int
+has_documents(int fd, size_t *count, int stop_at_first)
+{
+	DIR *d;
+	struct dirent *e;
+	size_t n = 0;
+
+	if ((d = dir_stream(fd)) == NULL)
+		return 1; /* cannot tell: keep the state */
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len > 5 && (strcmp(e->d_name + len - 5, ".open") == 0 ||
+		    strcmp(e->d_name + len - 5, ".done") == 0)) {
+			n++;
+			if (stop_at_first)
+				break;
+		}
+	}
+	closedir(d);
+	if (count)
+		*count = n;
+	return n > 0;
+}
+
+/* Remove trace directory name under rootfd if untouched for too long and unlocked. */
+static void
+sweep_one(int rootfd, const char *name, time_t now)
+{
+	struct stat st;
+	size_t n = 0;
+	int fd, lfd;
+
+	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_mtime > now - STATE_STALE_SECONDS)
+		return;
+	if ((fd = open_private_dir(rootfd, name, 0)) < 0)
+		return;
+	lfd = openat(fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
+		has_documents(fd, &n, 0);
+		if (n > 0)
+			warnmsg("removing stale state of trace %s (%zu documents)", name, n);
+		remove_contents(fd);
+		unlinkat(rootfd, name, AT_REMOVEDIR);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	close(fd);
+}
+
+static void
+sweep(int rootfd, const char *keep)
+{
+	time_t now = time(NULL);
+	DIR *d;
+	struct dirent *e;
+
+	if ((d = dir_stream(rootfd)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (tracectx_valid_root(e->d_name) && strcmp(e->d_name, keep) != 0)
+			sweep_one(rootfd, e->d_name, now);
+	closedir(d);
+}
+
+/* One attempt at opening and locking the trace directory; 1 means try again. */
+static int
+open_trace_once(struct trace *t, const char *root, int create, int *made)
+{
+	struct stat st;
+
+	if (create) {
+		if (mkdirat(t->rootfd, root, 0700) == 0)
+			*made = 1;
+		else if (errno != EEXIST)
+			return -1;
+	}
+	if ((t->dirfd = open_private_dir(t->rootfd, root, 0)) < 0)
+		return -1;
+	t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->lockfd < 0 || flock(t->lockfd, LOCK_EX) < 0 || fstat(t->lockfd, &st) < 0) {
+		int e = errno;
+
+		if (t->lockfd >= 0)
+			close(t->lockfd);
+		close(t->dirfd);
+		errno = e;
+		/* The directory was removed under us: start again. */
+		return e == ENOENT ? 1 : -1;
+	}
+	if (st.st_nlink == 0) {
+		/* We waited on the lock of state that its holder then removed. */
+		close(t->lockfd);
+		close(t->dirfd);
+		return 1;
+	}
+	return 0;
+}
+
+int
+state_open(const char *dir, const char *root, int create, struct trace **out)
+{
+	struct trace *t;
+	int made = 0, r = 1;
+
+	if (!tracectx_valid_root(root)) {
+		errno = EINVAL;
+		return -1;
+	}
+	t = xmalloc(sizeof(*t));
+	memcpy(t->root, root, sizeof(t->root));
+	if ((t->rootfd = open_private_dir(AT_FDCWD, dir, 1)) < 0) {
+		free(t);
+		return -1;
+	}
+	for (int i = 0; i < OPEN_RETRIES && r == 1; i++)
+		r = open_trace_once(t, root, create, &made);
+	if (r != 0) {
+		int e = r == 1 ? EAGAIN : errno;
+
+		close(t->rootfd);
+		free(t);
+		errno = e;
+		return -1;
+	}
+	/* A new trace is a new invocation: the moment to clear out old ones. */
+	if (made)
+		sweep(t->rootfd, root);
+	*out = t;
+	return 0;
+}
+
+void
+state_close(struct trace *t, int tidy)
+{
+	if (t == NULL)
+		return;
+	/* Unlink everything, lock last, while holding the lock: see open_trace_once. */
+	if (tidy && !has_documents(t->dirfd, NULL, 1)) {
+		remove_contents(t->dirfd);
+		unlinkat(t->rootfd, t->root, AT_REMOVEDIR);
+	}
+	close(t->lockfd);
+	close(t->dirfd);
+	close(t->rootfd);
+	free(t);
+}
+
+int
+state_put(struct trace *t, const char *name, const char *data, size_t len, int excl)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, e;
+
+	if (excl) {
+		fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		snprintf(tmp, sizeof(tmp), "%s", name);
+	} else {
+		/* Only the lock holder writes, so one temp name per file is enough. */
+		snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
+		fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	}
+	if (fd < 0)
+		return -1;
+	if (writeall(fd, data, len) < 0) {
+		e = errno;
+		close(fd);
+		goto bad;
+	}
+	if (close(fd) < 0 || (!excl && renameat(t->dirfd, tmp, t->dirfd, name) < 0)) {
+		e = errno;
+		goto bad;
+	}
+	return 0;
+bad:
+	/* A half-written file must never be read as state. */
+	unlinkat(t->dirfd, tmp, 0);
+	errno = e;
+	return -1;
+}
+
+int
+state_get(struct trace *t, const char *name, char **data, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd, e;
+
+	if ((fd = openat(t->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto bad;
+	if (!S_ISREG(st.st_mode) || st.st_size > STATE_FILE_MAX) {
+		errno = EFBIG;
+		goto bad;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (n < 0)
+		goto bad;
+	buf[n] = '\0';
+	close(fd);
+	*data = buf;
+	*len = (size_t)n;
+	return 0;
+bad:
+	e = errno;
+	free(buf);
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+state_del(struct trace *t, const char *name)
+{
+	return unlinkat(t->dirfd, name, 0);
+}
+
+int
+state_has(struct trace *t, const char *name)
+{
+	struct stat st;
+
+	return fstatat(t->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int
+state_each(struct trace *t, const char *suffix, int (*fn)(void *, const char *), void *arg)
+{
+	size_t slen = strlen(suffix);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if ((d = dir_stream(t->dirfd)) == NULL)
+		return -1;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len > slen && e->d_name[0] != '.' && strcmp(e->d_name + len - slen, suffix) == 0)
+			r = fn(arg, e->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+static int
+open_stack(struct trace *t, const char *scope, int flags)
+{
+	char name[NAME_MAX + 1];
+
+	snprintf(name, sizeof(name), "stack.%s", scope);
+	return openat(t->dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+int
+state_push(struct trace *t, const char *scope, const char *id)
+{
+	char line[STACK_LINE];
+	int fd, r;
+
+	if ((fd = open_stack(t, scope, O_WRONLY | O_APPEND | O_CREAT)) < 0)
+		return -1;
+	memcpy(line, id, ID_LEN);
+	line[ID_LEN] = '\n';
+	/* One small O_APPEND write: whole or not at all, even if we are killed. */
+	r = writeall(fd, line, sizeof(line));
+	close(fd);
+	return r;
+}
+
+/* Is the last line of stack fd (size bytes) an open subsegment? Copies it to out. */
+static int
+top_is_open(struct trace *t, int fd, off_t size, char out[ID_LEN + 1])
+{
+	char line[STACK_LINE], name[NAME_MAX + 1];
+
+	if (pread(fd, line, sizeof(line), size - STACK_LINE) != STACK_LINE ||
+	    line[ID_LEN] != '\n')
+		return 0;
+	line[ID_LEN] = '\0';
+	if (!is_lower_hex(line, ID_LEN))
+		return 0;
+	snprintf(name, sizeof(name), "%s.open", line);
+	if (!state_has(t, name))
+		return 0;
+	memcpy(out, line, ID_LEN + 1);
+	return 1;
+}
+
+int
+state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
+{
+	struct stat st;
+	int fd, r = -1;
+
+	if ((fd = open_stack(t, scope, O_RDWR)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto done;
+	/* A torn last line can only come from a killed call: drop it. */
+	st.st_size -= st.st_size % STACK_LINE;
+	/* Popping ended ids here keeps begin and end O(1) amortised. */
+	while (st.st_size > 0 && !top_is_open(t, fd, st.st_size, out))
+		st.st_size -= STACK_LINE;
+	if (ftruncate(fd, st.st_size) < 0)
+		goto done;
+	if (st.st_size == 0)
+		errno = ENOENT;
+	else
+		r = 0;
+done:
+	close(fd);
+	return r;
+}

@@ -1,0 +1,55 @@
+/*
+ * state.h: the private store of open and undelivered subsegments.
+ *
+ * One directory per trace inside a private state directory; every change to a
+ * trace happens under an exclusive flock(2) on its "lock" file, and every file
+ * is replaced atomically, so concurrent calls never corrupt each other and a
+ * call killed at any instant leaves state that later calls can read. The store
+ * holds bytes; it knows nothing of JSON.
+ */
+#ifndef XRAY_SEG_STATE_H
+#define XRAY_SEG_STATE_H
+
+#include <stddef.h>
+
+#include "ids.h"
+
+/* Trace state untouched for longer than a Lambda invocation can last. */
+#define STATE_STALE_SECONDS (15 * 60)
+
+struct trace;
+
+/*
+ * Open (with create, also make) the state of trace root under the state
+ * directory dir, locked. -1 with errno: ENOENT (no state and !create),
+ * ELOOP, ENOTDIR, EPERM, EACCES for a state directory that is refused.
+ */
+int state_open(const char *dir, const char *root, int create, struct trace **out);
+
+/* Unlock and free t; with tidy, first remove the trace's state if nothing is left. */
+void state_close(struct trace *t, int tidy);
+
+/* Words for state_open's errno, including the refusals. */
+const char *state_strerror(int err);
+
+/* Store data as file name: atomically replaced, or with excl, newly created. */
+int state_put(struct trace *t, const char *name, const char *data, size_t len, int excl);
+
+/* Read file name into a new NUL-terminated buffer (*data, caller frees). */
+int state_get(struct trace *t, const char *name, char **data, size_t *len);
+
+int state_del(struct trace *t, const char *name);
+int state_has(struct trace *t, const char *name);
+
+/* Call fn for every file whose name ends in suffix; stops at fn's first non-zero. */
+int state_each(struct trace *t, const char *suffix, int (*fn)(void *, const char *), void *arg);
+
+/*
+ * The stack of a scope: ids of subsegments begun there, innermost last.
+ * state_top gives the innermost id whose "<id>.open" still exists (dropping
+ * ids ended out of order on the way), or -1 with ENOENT.
+ */
+int state_push(struct trace *t, const char *scope, const char *id);
+int state_top(struct trace *t, const char *scope, char out[ID_LEN + 1]);
+
+#endif

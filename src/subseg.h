@@ -1,0 +1,41 @@
+/*
+ * subseg.h: the life of one subsegment across calls: open it in the store,
+ * find the one a command means, change it, end it and deliver it.
+ */
+#ifndef XRAY_SEG_SUBSEG_H
+#define XRAY_SEG_SUBSEG_H
+
+#include "segdoc.h"
+#include "session.h"
+#include "state.h"
+
+/*
+ * Record a new open subsegment id (start time start) under parent, or when
+ * parent is NULL under the innermost open one of the scope, else under the
+ * context's Parent. With push it becomes the scope's innermost. 0 or -1
+ * (said on stderr).
+ */
+int subseg_begin(struct session *s, struct trace *t, const char *id, const char *name,
+    const char *parent, const char *ns, const char *start, int push);
+
+/*
+ * The subsegment a command without --id means: the scope's innermost open
+ * one, else, with fallback, the context's Parent when it is open here (as it
+ * is inside exec). 0 or -1 (said on stderr).
+ */
+int subseg_target(struct session *s, struct trace *t, const char *given, int fallback,
+    char id[ID_LEN + 1]);
+
+/* The open subsegment id, or NULL (said on stderr). */
+struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
+
+/* Store d as the open subsegment id. 0 or -1 (said on stderr). */
+int subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d);
+
+/* Finish open subsegment id with e and deliver it, or keep it for send. */
+int subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_end *e);
+
+/* Deliver every kept document of the trace. 0, or -1 if some are still kept. */
+int subseg_flush(struct session *s, struct trace *t);
+
+#endif

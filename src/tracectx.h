@@ -1,0 +1,35 @@
+/* tracectx.h: the X-Ray trace header (_X_AMZN_TRACE_ID): parse, judge, format. */
+#ifndef XRAY_SEG_TRACECTX_H
+#define XRAY_SEG_TRACECTX_H
+
+#include "ids.h"
+
+enum ctx_state {
+	CTX_MISSING,     /* no header at all */
+	CTX_INVALID,     /* a header we must not trust */
+	CTX_PASSTHROUGH, /* Root without Parent: tracing is not active */
+	CTX_UNSAMPLED,   /* Sampled is not 1 */
+	CTX_RECORDING,   /* Root, Parent and Sampled=1: subsegments are recorded */
+};
+
+struct tracectx {
+	char root[TRACE_ID_LEN + 1];
+	char parent[ID_LEN + 1];
+	char sampled;           /* '0', '1', '?' or 0 when absent */
+	char *extra;            /* other fields, "k=v;k=v" in order, or NULL; owned */
+	const char *why;        /* for CTX_INVALID: what is wrong (static text) */
+};
+
+/* Parse header s (may be NULL) into c and say what it allows. */
+enum ctx_state tracectx_parse(const char *s, struct tracectx *c);
+
+/* Release what tracectx_parse allocated. */
+void tracectx_free(struct tracectx *c);
+
+/* "Root=..;Parent=<parent>;Sampled=1[;extra]"; caller frees. */
+char *tracectx_format(const struct tracectx *c, const char *parent);
+
+/* Non-zero if s is a well-formed trace id (1-8hex-24hex, lowercase). */
+int tracectx_valid_root(const char *s);
+
+#endif
