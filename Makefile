@@ -11,7 +11,10 @@ CFLAGS    ?= -O2 -g
 WARNINGS   = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
              -Wstrict-prototypes -Wmissing-prototypes -Wvla
 JSONC_CFLAGS != pkg-config --cflags json-c 2>/dev/null || true
-JSONC_LIBS   != pkg-config --libs json-c 2>/dev/null || echo -ljson-c
+# json-c is linked statically where its archive exists: one shared library
+# fewer to load is start-up time saved on every call.
+JSONC_LIBS   != if [ -f "$$(pkg-config --variable=libdir json-c 2>/dev/null)/libjson-c.a" ]; \
+                then echo -Wl,-Bstatic -ljson-c -Wl,-Bdynamic; else echo -ljson-c; fi
 XCFLAGS    = -std=c11 -D_GNU_SOURCE $(WARNINGS) -DVERSION='"$(VERSION)"' $(JSONC_CFLAGS)
 
 BUILD     ?= build
