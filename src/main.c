@@ -88,8 +88,12 @@ cmd_help(int argc, char **argv)
 
 	if (argc > 2)
 		return cmd_usage("help", "too many arguments");
-	if (argc == 1 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (argc == 1) {
 		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		cmd_print_help(cmd_find("help"));
 		return EXIT_OK;
 	}
 	if ((c = cmd_find(argv[1])) == NULL)

@@ -1,0 +1,91 @@
+# fish completion for xray-seg(1)
+# Install as $(PREFIX)/share/fish/vendor_completions.d/xray-seg.fish.
+
+set -l commands begin end annotate metadata send exec header help
+
+# True while the command line, after the subcommand, has reached no operand and no "--":
+# options come before operands.
+function __xray_seg_in_options
+    set -l words (commandline -opc)
+    set -e words[1..2]
+    set -l skip 0
+    for w in $words
+        if test $skip = 1
+            set skip 0
+        else if test "$w" = --
+            return 1
+        else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name
+            set skip 1
+        else if not string match -q -- '-*' $w
+            return 1
+        end
+    end
+end
+
+# Complete the command given to exec, and its arguments, with that command's own completions.
+function __xray_seg_exec_complete
+    set -l words (commandline -opc) (commandline -ct)
+    set -e words[1..2]
+    while set -q words[2]
+        switch $words[1]
+            case --
+                set -e words[1]
+                complete --do-complete="$words"
+                return
+            case --name --namespace
+                set -e words[1..2]
+            case '-*'
+                set -e words[1]
+            case '*'
+                break
+        end
+    end
+    # Still at an option or its value: those come from the rules below.
+    set -q words[1]; or return
+    string match -q -- '-*' $words[1]; and return
+    complete --do-complete="$words"
+end
+
+complete -c xray-seg -f
+
+# Global options and subcommands
+complete -c xray-seg -n __fish_use_subcommand -s h -l help -d 'Show the command summary'
+complete -c xray-seg -n __fish_use_subcommand -s V -l version -d 'Show the version'
+complete -c xray-seg -n __fish_use_subcommand -a begin -d 'Start a subsegment and print its ID'
+complete -c xray-seg -n __fish_use_subcommand -a end -d 'End a subsegment and send it'
+complete -c xray-seg -n __fish_use_subcommand -a annotate -d 'Add an indexed annotation'
+complete -c xray-seg -n __fish_use_subcommand -a metadata -d 'Attach a JSON value'
+complete -c xray-seg -n __fish_use_subcommand -a send -d 'Deliver documents kept for later'
+complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment'
+complete -c xray-seg -n __fish_use_subcommand -a header -d 'Print the trace header'
+complete -c xray-seg -n __fish_use_subcommand -a help -d 'Show the usage of a command'
+
+# Options every command takes
+complete -c xray-seg -n "__fish_seen_subcommand_from $commands; and __xray_seg_in_options" -s h -l help -d 'Show the usage of this command'
+
+# begin
+complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l parent -x -d 'Parent subsegment ID'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l namespace -x -a 'aws remote' -d 'Downstream service kind'
+
+# end
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l error -d 'Flag a client error'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l fault -d 'Flag a server error'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l throttle -d 'Flag throttling (implies --error)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l cause -x -d 'Record an exception with this message'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l http-status -x -d 'Record an HTTP status (100-599)'
+
+# annotate
+complete -c xray-seg -n '__fish_seen_subcommand_from annotate metadata; and __xray_seg_in_options' -l id -x -d 'Target this open subsegment'
+complete -c xray-seg -n '__fish_seen_subcommand_from annotate; and __xray_seg_in_options' -l number -d 'Store the value as a number'
+complete -c xray-seg -n '__fish_seen_subcommand_from annotate; and __xray_seg_in_options' -l bool -d 'Store the value as a boolean'
+
+# metadata
+complete -c xray-seg -n '__fish_seen_subcommand_from metadata; and __xray_seg_in_options' -l namespace -x -d 'Metadata namespace (default: default)'
+
+# exec: options, then the command and its own completions
+complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l name -x -d 'Subsegment name'
+complete -c xray-seg -n '__fish_seen_subcommand_from exec' -x -a '(__xray_seg_exec_complete)'
+
+# help
+complete -c xray-seg -n "__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from (string match -v help -- $commands)" -x -a "$commands"
