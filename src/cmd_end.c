@@ -82,8 +82,12 @@ cmd_end(int argc, char **argv)
 	status = session_start(&s, "end");
 	if (s.recording) {
 		session_trace(&s, 0, &t);
-		if (subseg_target(&s, t, given, 0, id) == 0)
+		if (subseg_target(&s, t, given, 0, id) == 0) {
 			subseg_end(&s, t, id, &e);
+			/* Drops the ended id from the scope's stack if it was innermost. */
+			if (t)
+				state_top(t, s.ctx.parent, id);
+		}
 		state_close(t, 1);
 	}
 	session_end(&s);

@@ -1,5 +1,6 @@
 /* segdoc.c: X-Ray subsegment documents, built with json-c (see segdoc.h). */
 #include <locale.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
@@ -98,17 +99,44 @@ segdoc_parse(const char *text, size_t len)
 	return d;
 }
 
+/* json-c's tokener takes NaN and Infinity even when strict; JSON has neither. */
+static int
+all_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!all_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 int
 segdoc_json_ok(const char *json)
 {
 	json_object *o;
+	int ok;
 
 	/* A bare "null" parses to NULL too: tell it apart by the text. */
 	if (strcmp(json, "null") == 0)
 		return 1;
 	o = parse_strict(json, strlen(json));
+	ok = o != NULL && all_finite(o);
 	json_object_put(o);
-	return o != NULL;
+	return ok;
 }
 
 void
