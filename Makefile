@@ -23,11 +23,11 @@ SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 BUILD_DEPS = gcc make pkg-config libjson-c-dev
-TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc
+TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all deps test-deps check asan valgrind install uninstall lint demo clean
+.PHONY: all deps test-deps check asan valgrind fuzz install uninstall lint demo clean
 
 all: $(BIN)
 
@@ -71,6 +71,25 @@ asan:
 
 valgrind: $(BIN) test-deps
 	XRAY_SEG=$(CURDIR)/$(BIN) XRAY_SEG_WRAPPER="$(VALGRIND)" bats $(BATS_FLAGS) test
+
+# libFuzzer targets for the parsers of outside input; FUZZ_SECONDS each, on
+# the checked-in seed corpus (new finds go to build/fuzz/corpus-*).
+FUZZ_SECONDS ?= 20
+FUZZERS    = tracectx address segdoc
+FUZZ_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(SRCS))
+
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZERS); do \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE $(JSONC_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/$$f test/fuzz/fuzz_$$f.c $(FUZZ_SRCS) $(JSONC_LIBS) || exit 1; \
+	  mkdir -p build/fuzz/corpus-$$f; \
+	  echo "fuzz $$f: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    build/fuzz/corpus-$$f test/fuzz/corpus/$$f 2>build/fuzz/$$f.log || \
+	    { tail -30 build/fuzz/$$f.log; exit 1; }; \
+	  grep -E '^Done [0-9]+ runs' build/fuzz/$$f.log; \
+	done
 
 lint:
 	mandoc -T lint -W warning man/xray-seg.1

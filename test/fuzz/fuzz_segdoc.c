@@ -1,0 +1,42 @@
+/* libFuzzer target: metadata JSON and state documents through segdoc. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/emit.h"
+#include "../../src/segdoc.h"
+#include "../../src/util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = xstrndup((const char *)data, size), *text, *name;
+	struct segdoc *d;
+	size_t len;
+	int shrunk, changed;
+
+	name = segdoc_clean_name(s, &changed);
+	if (segdoc_json_ok(s)) {
+		d = segdoc_new("0123456789abcdef", *name ? name : "x",
+		    "1-6b067ecf-f735ae4ea9cab4596e9c2ff3", "35ef1b6816f8fc76", "1.000000", NULL);
+		if (segdoc_metadata(d, "default", s, s) < 0)
+			abort();
+		text = segdoc_wire(d, 512, &len, &shrunk);
+		segdoc_free(d);
+		/* Whatever went in, what comes out parses as a document. */
+		if ((d = segdoc_parse(text, len)) == NULL)
+			abort();
+		segdoc_free(d);
+		free(text);
+	}
+	if ((d = segdoc_parse(s, size)) != NULL) {
+		text = segdoc_text(d, &len);
+		free(text);
+		segdoc_free(d);
+	}
+	free(name);
+	free(s);
+	return 0;
+}
