@@ -23,7 +23,7 @@ SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 BUILD_DEPS = gcc make pkg-config libjson-c-dev
-TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang
+TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang libclang-rt-dev valgrind
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 

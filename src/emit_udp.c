@@ -54,8 +54,8 @@ split_hostport(const char *s, size_t n, char *host, size_t hostlen, char *port, 
 int
 emit_parse_address(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
 {
-	const char *part[3], *udp = NULL;
-	size_t len[3], n = 0;
+	const char *part[3] = { NULL, NULL, NULL }, *udp = NULL;
+	size_t len[3] = { 0, 0, 0 }, n = 0;
 	int tcp = 0;
 
 	if (spec == NULL || *spec == '\0')

@@ -163,7 +163,7 @@ main(int argc, char **argv)
 	const struct cmd *c;
 
 	if (argc < 2) {
-		usage(stderr);
+		errmsg("missing command (see 'xray-seg --help')");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -65,6 +65,7 @@ segdoc_new(const char *id, const char *name, const char *trace_id, const char *p
 	return d;
 }
 
+/* One JSON value filling the NUL-terminated text of len bytes, or NULL. */
 static json_object *
 parse_strict(const char *text, size_t len)
 {
@@ -74,7 +75,9 @@ parse_strict(const char *text, size_t len)
 	if (tok == NULL)
 		return NULL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, text, (int)len);
+	/* The NUL goes in too: a number at the very end is complete only once the
+	 * tokener sees where the text ends. */
+	o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	if (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
 		json_object_put(o);
@@ -354,8 +357,10 @@ shrink_step(json_object *o)
 
 	if (cut_metadata(o))
 		return 1;
-	if (cut_causes(o, CAUSE_SHORT))
-		return 1;
+	/* Causes shrink in steps, so they keep as much text as still fits. */
+	for (size_t max = 8192; max >= CAUSE_SHORT; max /= 4)
+		if (cut_causes(o, max))
+			return 1;
 	if (json_object_object_get_ex(o, "annotations", &ann) && cut_strings(ann, 64))
 		return 1;
 	if (json_object_object_get_ex(o, "annotations", NULL)) {

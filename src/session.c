@@ -46,12 +46,8 @@ context_missing(struct session *s)
 		snprintf(what, sizeof(what), "invalid _X_AMZN_TRACE_ID (%s)", s->ctx.why);
 	if (policy && strcmp(policy, "IGNORE_ERROR") == 0)
 		return EXIT_OK;
-	if (policy && strcmp(policy, "RUNTIME_ERROR") == 0) {
-		errmsg("%s: %s", s->cmd, what);
-		return EXIT_RUNTIME;
-	}
 	warnmsg("%s: %s; not tracing", s->cmd, what);
-	return EXIT_OK;
+	return policy && strcmp(policy, "RUNTIME_ERROR") == 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 int
