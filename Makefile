@@ -27,7 +27,7 @@ TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc 
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all deps test-deps check asan valgrind fuzz install uninstall lint demo clean
+.PHONY: all deps test-deps check asan valgrind fuzz aws-names install uninstall lint demo clean
 
 all: $(BIN)
 
@@ -40,6 +40,10 @@ $(BUILD)/%.o: src/%.c src/*.h | $(BUILD)/.dir
 
 $(BUILD)/.dir:
 	mkdir -p $(BUILD) && touch $@
+
+# The aws CLI's service and operation names, regenerated from the installed botocore.
+aws-names:
+	python3 src/gen-awsnames.py > src/awsnames.c.new && mv src/awsnames.c.new src/awsnames.c
 
 # Install what is missing with apt-get when root; otherwise say the command and stop.
 define need_packages

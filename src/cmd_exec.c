@@ -1,15 +1,19 @@
 /* cmd_exec.c: exec: run a command inside a subsegment and exit with its status. */
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "awscli.h"
 #include "cmd.h"
 #include "ids.h"
 #include "segdoc.h"
@@ -23,6 +27,7 @@ extern char **environ;
 
 /* Signals a terminal or a supervisor sends that belong to the child. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
 /* The one global: a signal handler has no other way to find the child. */
 static volatile sig_atomic_t child_pid;
@@ -54,85 +59,207 @@ child_env(const char *header, char **var)
 	return env;
 }
 
-/* Start argv with env; the child's status as a shell reports it (126/127 if it cannot start). */
-static int
-spawn_wait(char **argv, char **env, int *spawn_err, int *signo)
+/* How the child ran. */
+struct child {
+	int status;          /* as a shell reports it: 128+N for signal N, 126/127 */
+	int signo;           /* the signal that killed it, or 0 */
+	int spawn_err;       /* errno of a child that could not start, or 0 */
+	struct rusage ru;
+	double wall;         /* seconds from spawn to exit */
+	struct awsout *out;  /* if set, stderr is read through here on its way out */
+};
+
+static double
+now_seconds(void)
 {
-	struct sigaction sa, old[4];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Copy the child's stderr to ours as it comes, unchanged, and scan it. */
+static void
+relay_stderr(int fd, struct awsout *out)
+{
+	char buf[8192];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		writeall(STDERR_FILENO, buf, (size_t)n); /* a closed stderr is the caller's choice */
+		awsout_feed(out, buf, (size_t)n);
+	}
+	awsout_end(out);
+}
+
+static int
+spawn(char **argv, char **env, int errfd, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t defaults;
-	pid_t pid;
-	int st, r;
+	int r;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forward;
 	sigemptyset(&defaults);
-	for (size_t i = 0; i < 4; i++) {
-		sigaction(forwarded[i], &sa, &old[i]);
+	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaddset(&defaults, forwarded[i]);
-	}
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawnp(&pid, argv[0], NULL, &attr, argv, env);
+	posix_spawn_file_actions_init(&fa);
+	if (errfd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
+	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	*spawn_err = r;
-	*signo = 0;
-	if (r == 0) {
+	return r;
+}
+
+/* Run argv with env to its end, forwarding signals meanwhile. */
+static void
+run_child(char **argv, char **env, struct child *ch)
+{
+	struct sigaction sa, old[NFORWARDED];
+	int pipefd[2] = { -1, -1 }, st = 0;
+	double start = now_seconds();
+	pid_t pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &sa, &old[i]);
+	if (ch->out && pipe2(pipefd, O_CLOEXEC) < 0)
+		ch->out = NULL; /* no pipe: the child writes to our stderr directly */
+	ch->spawn_err = spawn(argv, env, pipefd[1], &pid);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (ch->spawn_err == 0) {
 		child_pid = pid;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		if (ch->out)
+			relay_stderr(pipefd[0], ch->out);
+		while (wait4(pid, &st, 0, &ch->ru) < 0 && errno == EINTR)
 			;
 		child_pid = 0;
 	}
-	for (size_t i = 0; i < 4; i++)
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaction(forwarded[i], &old[i], NULL);
-	if (r != 0)
-		return r == ENOENT ? 127 : 126;
-	if (WIFSIGNALED(st)) {
-		*signo = WTERMSIG(st);
-		return 128 + *signo;
-	}
-	return WEXITSTATUS(st);
+	ch->wall = now_seconds() - start;
+	if (ch->spawn_err)
+		ch->status = ch->spawn_err == ENOENT ? 127 : 126;
+	else if (WIFSIGNALED(st))
+		ch->status = 128 + (ch->signo = WTERMSIG(st));
+	else
+		ch->status = WEXITSTATUS(st);
 }
 
-static char *
-default_name(const char *cmd)
+static double
+tv_seconds(struct timeval tv)
 {
-	const char *slash = strrchr(cmd, '/');
-
-	return cmd_name("exec", slash && slash[1] ? slash + 1 : cmd);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Record the outcome of the child in subsegment id. */
+/* Outcome and resource use of the child, and for the aws CLI its call. */
 static void
-exec_end(struct session *s, const char *id, int status, int spawn_err, int signo)
+describe(const struct child *ch, const struct awscall *aws, struct seg_end *e, char sig[32])
+{
+	struct outcome o;
+
+	clock_now(e->end_time);
+	e->has_exit = 1;
+	e->exit_code = ch->status;
+	if (ch->signo) {
+		snprintf(sig, 32, "SIG%s", sigabbrev_np(ch->signo) ? sigabbrev_np(ch->signo) : "?");
+		e->signal = sig;
+	}
+	if (ch->spawn_err) {
+		e->cause = ch->spawn_err == ENOENT ? "command not found" : strerror(ch->spawn_err);
+		return;
+	}
+	e->has_usage = 1;
+	e->wall_time = ch->wall;
+	e->user_time = tv_seconds(ch->ru.ru_utime);
+	e->system_time = tv_seconds(ch->ru.ru_stime);
+	e->max_rss_kb = ch->ru.ru_maxrss;
+	if (aws == NULL || ch->signo)
+		return;
+	awscli_outcome(ch->out, ch->status, &o);
+	e->outcome_set = 1;
+	e->error = o.error;
+	e->fault = o.fault;
+	e->throttle = o.throttle;
+	e->cause = o.message && *o.message ? o.message : o.type;
+	e->cause_type = o.type;
+	e->cause_remote = o.remote;
+	e->http_status = ch->out->http_status >= 100 && ch->out->http_status <= 599 ?
+	    ch->out->http_status : 0;
+}
+
+static void
+record_aws(struct segdoc *d, const struct awscall *c, const struct awsout *out)
+{
+	const char *keys[AWS_FIELDS_MAX];
+	char *values[AWS_FIELDS_MAX];
+	struct seg_aws a;
+
+	for (size_t i = 0; i < c->nfields; i++) {
+		keys[i] = c->field[i].key;
+		values[i] = c->field[i].value;
+	}
+	a.operation = c->operation;
+	a.region = c->region;
+	a.request_id = out->request_id[0] ? out->request_id : NULL;
+	a.keys = keys;
+	a.values = values;
+	a.nfields = c->nfields;
+	a.table_names = c->table_names;
+	a.ntables = c->ntables;
+	segdoc_set_aws(d, &a);
+}
+
+/* Record how the child ran in subsegment id. */
+static void
+exec_end(struct session *s, const char *id, const struct child *ch, const struct awscall *aws)
 {
 	struct seg_end e;
 	struct trace *t;
+	struct segdoc *d;
 	char sig[32];
 
 	memset(&e, 0, sizeof(e));
-	clock_now(e.end_time);
-	e.has_exit = 1;
-	e.exit_code = status;
-	if (signo) {
-		snprintf(sig, sizeof(sig), "SIG%s", sigabbrev_np(signo) ? sigabbrev_np(signo) : "?");
-		e.signal = sig;
-	}
-	if (spawn_err)
-		e.cause = spawn_err == ENOENT ? "command not found" : strerror(spawn_err);
+	describe(ch, aws, &e, sig);
 	if (session_trace(s, 0, &t) < 0)
 		return;
+	/* The aws object goes in first, so end's cuts for size can still see it. */
+	if (aws && (d = subseg_load(s, t, id)) != NULL) {
+		record_aws(d, aws, ch->out);
+		subseg_save(s, t, id, d);
+		segdoc_free(d);
+	}
 	subseg_end(s, t, id, &e);
 	state_close(t, 1);
 }
 
+struct exec_opts {
+	char *name;             /* owned; NULL: from the command */
+	const char *ns;
+	int aws;                /* -1 by the command's name, 0 no, 1 yes */
+};
+
 static int
-parse_exec(int argc, char **argv, char **name, const char **ns)
+parse_exec(int argc, char **argv, struct exec_opts *o)
 {
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, 'N' },
 		{ "namespace", required_argument, NULL, 'n' },
+		{ "aws", no_argument, NULL, 'a' },
+		{ "no-aws", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -145,13 +272,17 @@ parse_exec(int argc, char **argv, char **name, const char **ns)
 			cmd_print_help(cmd_find("exec"));
 			return -1;
 		case 'N':
-			free(*name);
-			if ((*name = cmd_name("exec", optarg)) == NULL)
+			free(o->name);
+			if ((o->name = cmd_name("exec", optarg)) == NULL)
 				return EXIT_USAGE;
 			break;
 		case 'n':
-			if (cmd_namespace("exec", optarg, ns) < 0)
+			if (cmd_namespace("exec", optarg, &o->ns) < 0)
 				return EXIT_USAGE;
+			break;
+		case 'a':
+		case 'A':
+			o->aws = c == 'a';
 			break;
 		default:
 			return EXIT_USAGE;
@@ -159,44 +290,73 @@ parse_exec(int argc, char **argv, char **name, const char **ns)
 	}
 	if (optind == argc)
 		return cmd_usage("exec", "missing CMD");
-	if (*name == NULL && (*name = default_name(argv[optind])) == NULL)
-		return EXIT_USAGE;
 	return 0;
+}
+
+static const char *
+base_name(const char *cmd)
+{
+	const char *slash = strrchr(cmd, '/');
+
+	return slash && slash[1] ? slash + 1 : cmd;
+}
+
+/* The subsegment's name and namespace; for the aws CLI, what it calls. */
+static int
+name_it(struct exec_opts *o, char **argv, struct awscall *aws, int *is_aws)
+{
+	if (o->aws < 0)
+		o->aws = strcmp(base_name(argv[0]), "aws") == 0;
+	*is_aws = o->aws && awscli_parse(argv, aws) == 0;
+	if (*is_aws && o->ns == NULL)
+		o->ns = "aws";
+	if (o->name == NULL)
+		o->name = cmd_name("exec", *is_aws ? aws->name : base_name(argv[0]));
+	return o->name ? 0 : EXIT_USAGE;
 }
 
 int
 cmd_exec(int argc, char **argv)
 {
-	char id[ID_LEN + 1], start[TIME_LEN], *name = NULL, *header = NULL, *var, **env;
-	const char *ns = NULL;
+	struct exec_opts o = { NULL, NULL, -1 };
+	char id[ID_LEN + 1], start[TIME_LEN], *header = NULL, *var, **env, **cmd;
+	struct awscall aws;
+	struct awsout out;
+	struct child ch;
 	struct session s;
 	struct trace *t;
-	int r, status, spawn_err, signo, traced = 0;
+	int r, is_aws = 0, traced = 0;
 
 	clock_now(start);
-	if ((r = parse_exec(argc, argv, &name, &ns)) != 0) {
-		free(name);
+	if ((r = parse_exec(argc, argv, &o)) != 0 || (r = name_it(&o, argv + optind, &aws, &is_aws))) {
+		free(o.name);
 		return r < 0 ? EXIT_OK : r;
 	}
+	cmd = argv + optind;
 	session_start(&s, "exec"); /* whatever the policy, the command runs */
 	if (s.recording && session_trace(&s, 1, &t) == 0) {
 		ids_new(id);
-		traced = subseg_begin(&s, t, id, name, NULL, ns, start, 0) == 0;
+		traced = subseg_begin(&s, t, id, o.name, NULL, o.ns, start, 0) == 0;
 		state_close(t, 0);
 		if (traced)
 			header = tracectx_format(&s.ctx, id);
 	}
+	memset(&ch, 0, sizeof(ch));
+	memset(&out, 0, sizeof(out));
+	ch.out = traced && is_aws ? &out : NULL;
 	env = child_env(header, &var);
-	status = spawn_wait(argv + optind, env, &spawn_err, &signo);
-	if (spawn_err)
-		errmsg("%s: %s", argv[optind],
-		    spawn_err == ENOENT ? "command not found" : strerror(spawn_err));
+	run_child(cmd, env, &ch);
+	if (ch.spawn_err)
+		errmsg("%s: %s", cmd[0], ch.spawn_err == ENOENT ? "command not found" :
+		    strerror(ch.spawn_err));
 	if (traced)
-		exec_end(&s, id, status, spawn_err, signo);
+		exec_end(&s, id, &ch, ch.out ? &aws : NULL);
+	if (is_aws)
+		awscli_free(&aws);
 	free(env);
 	free(var);
 	free(header);
-	free(name);
+	free(o.name);
 	session_end(&s);
-	return status;
+	return ch.status;
 }

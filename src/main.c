@@ -40,10 +40,13 @@ static const struct cmd commands[] = {
 	    "  --namespace NS         metadata namespace (default: default)\n" HELP_LINE },
 	{ "send", cmd_send, "", "deliver every finished document of this trace still kept",
 	    HELP_LINE },
-	{ "exec", cmd_exec, "[--name NAME] [--namespace aws|remote] [--] CMD [ARG...]",
+	{ "exec", cmd_exec,
+	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--] CMD [ARG...]",
 	    "run CMD inside a subsegment and exit with its status",
 	    "  --name NAME            subsegment name (default: the command's base name)\n"
-	    "  --namespace NS         aws or remote\n" HELP_LINE },
+	    "  --namespace NS         aws or remote\n"
+	    "  --aws                  read CMD as an aws CLI call (default when it is named aws)\n"
+	    "  --no-aws               do not read CMD as an aws CLI call\n" HELP_LINE },
 	{ "header", cmd_header, "", "print the trace header for a child process or request",
 	    HELP_LINE },
 	{ "help", cmd_help, "[COMMAND]", "show help for xray-seg or COMMAND", HELP_LINE },

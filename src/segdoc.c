@@ -1,6 +1,7 @@
 /* segdoc.c: X-Ray subsegment documents, built with json-c (see segdoc.h). */
 #include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
@@ -205,8 +206,34 @@ set_true(json_object *o, const char *key)
 	json_object_object_add(o, key, json_object_new_boolean(1));
 }
 
+/* Seconds as JSON with microseconds, like the document's own times. */
+static json_object *
+new_seconds(double v)
+{
+	char buf[TIME_LEN];
+
+	snprintf(buf, sizeof(buf), "%.6f", v);
+	return json_object_new_double_s(v, buf);
+}
+
 static void
-add_exception(json_object *o, const char *message)
+record_process(json_object *o, const struct seg_end *e)
+{
+	json_object *p = child(child(o, "metadata"), "process");
+
+	json_object_object_add(p, "exit_code", json_object_new_int(e->exit_code));
+	if (e->signal)
+		json_object_object_add(p, "signal", json_object_new_string(e->signal));
+	if (!e->has_usage)
+		return;
+	json_object_object_add(p, "wall_time", new_seconds(e->wall_time));
+	json_object_object_add(p, "user_time", new_seconds(e->user_time));
+	json_object_object_add(p, "system_time", new_seconds(e->system_time));
+	json_object_object_add(p, "max_rss_kb", json_object_new_int64(e->max_rss_kb));
+}
+
+static void
+add_exception(json_object *o, const char *message, const char *type, int remote)
 {
 	json_object *cause = child(o, "cause"), *list, *ex;
 	char id[ID_LEN + 1];
@@ -219,6 +246,10 @@ add_exception(json_object *o, const char *message)
 	ex = json_object_new_object();
 	json_object_object_add(ex, "id", json_object_new_string(id));
 	json_object_object_add(ex, "message", new_str(message));
+	if (type && *type)
+		json_object_object_add(ex, "type", new_str(type));
+	if (remote)
+		json_object_object_add(ex, "remote", json_object_new_boolean(1));
 	json_object_array_add(list, ex);
 }
 
@@ -236,21 +267,17 @@ segdoc_finish(struct segdoc *d, const struct seg_end *e)
 		fault |= e->http_status >= 500;
 	}
 	if (e->has_exit) {
-		json_object *p = child(child(d->o, "metadata"), "process");
-
-		json_object_object_add(p, "exit_code", json_object_new_int(e->exit_code));
-		if (e->signal)
-			json_object_object_add(p, "signal", json_object_new_string(e->signal));
-		fault |= e->exit_code != 0;
+		record_process(d->o, e);
+		fault |= e->exit_code != 0 && !e->outcome_set;
 	}
 	if (e->cause) {
-		add_exception(d->o, e->cause);
-		fault |= !error && !fault;
+		add_exception(d->o, e->cause, e->cause_type, e->cause_remote);
+		fault |= !error && !fault && !e->outcome_set;
 	} else if (e->has_exit && e->exit_code != 0) {
 		char *msg = e->signal ? xasprintf("killed by %s", e->signal) :
 		    xasprintf("exit status %d", e->exit_code);
 
-		add_exception(d->o, msg);
+		add_exception(d->o, msg, NULL, 0);
 		free(msg);
 	}
 	if (error)
@@ -430,4 +457,58 @@ segdoc_clean_name(const char *name, int *changed)
 		freelocale(loc);
 	free(in);
 	return out;
+}
+
+void
+segdoc_set_aws(struct segdoc *d, const struct seg_aws *a)
+{
+	json_object *aws = child(d->o, "aws"), *names;
+
+	if (a->operation)
+		json_object_object_add(aws, "operation", new_str(a->operation));
+	if (a->region)
+		json_object_object_add(aws, "region", new_str(a->region));
+	if (a->request_id)
+		json_object_object_add(aws, "request_id", new_str(a->request_id));
+	for (size_t i = 0; i < a->nfields; i++)
+		json_object_object_add(aws, a->keys[i], new_str(a->values[i]));
+	if (a->ntables == 0)
+		return;
+	names = json_object_new_array();
+	for (size_t i = 0; i < a->ntables; i++)
+		json_object_array_add(names, new_str(a->table_names[i]));
+	json_object_object_add(aws, "table_names", names);
+}
+
+char *
+segdoc_json_member(const char *json, const char *key)
+{
+	json_object *o = parse_strict(json, strlen(json)), *v;
+	char *s = NULL;
+
+	if (o && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		s = xstrdup(json_object_get_string(v));
+	json_object_put(o);
+	return s;
+}
+
+char **
+segdoc_json_keys(const char *json, size_t *n)
+{
+	json_object *o = parse_strict(json, strlen(json));
+	char **keys = NULL;
+	size_t i = 0;
+
+	*n = 0;
+	if (o && json_object_is_type(o, json_type_object) && json_object_object_length(o) > 0) {
+		keys = xmalloc((size_t)json_object_object_length(o) * sizeof(*keys));
+		json_object_object_foreach(o, k, v) {
+			(void)v;
+			keys[i++] = xstrdup(k);
+		}
+		*n = i;
+	}
+	json_object_put(o);
+	return keys;
 }

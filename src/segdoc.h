@@ -26,6 +26,23 @@ struct seg_end {
 	const char *signal;     /* "SIGKILL"... when the process was killed */
 	int http_status;
 	char end_time[TIME_LEN];
+	const char *cause_type;  /* exception type, with cause */
+	int cause_remote;        /* the exception came from a downstream service */
+	int outcome_set;         /* the flags above are the whole outcome: a
+	                          * non-zero exit status adds no fault */
+	int has_usage;           /* the child's resource use below is set */
+	double wall_time, user_time, system_time;
+	long max_rss_kb;
+};
+
+/* The "aws" object of an AWS call: key/value string fields and table names. */
+struct seg_aws {
+	const char *operation, *region, *request_id;
+	const char *const *keys;
+	char *const *values;
+	size_t nfields;
+	char *const *table_names;
+	size_t ntables;
 };
 
 /* A new open subsegment; ns may be NULL. Strings are copied. */
@@ -58,6 +75,15 @@ int segdoc_json_ok(const char *json);
 
 /* Record the end: end_time, flags, cause, HTTP status, exit status. */
 void segdoc_finish(struct segdoc *d, const struct seg_end *e);
+
+/* Set the "aws" object of d. */
+void segdoc_set_aws(struct segdoc *d, const struct seg_aws *a);
+
+/* The string member key of JSON object text json, or NULL. Caller frees. */
+char *segdoc_json_member(const char *json, const char *key);
+
+/* The member names of JSON object text json, or NULL; *n is their number. Caller frees. */
+char **segdoc_json_keys(const char *json, size_t *n);
 
 /*
  * A copy of name fit for X-Ray: valid UTF-8, only the characters X-Ray

@@ -22,7 +22,8 @@ wait_for() {
 	assert_stderr_empty
 	assert_output ''
 	wait_docs 1
-	assert_doc_json ok .metadata '{"process":{"exit_code":0}}'
+	assert_doc_json ok '.metadata.process | del(.wall_time, .user_time, .system_time, .max_rss_kb)' '{"exit_code":0}'
+	assert_doc ok '.metadata.process | [.wall_time, .user_time, .system_time, .max_rss_kb] | map(type == "number") | all' true
 	assert_doc ok '[.error, .fault, .throttle, .cause]' '[null,null,null,null]'
 	assert_doc ok .parent_id "$PARENT"
 	assert_doc ok .trace_id "$ROOT"
