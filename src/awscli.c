@@ -329,10 +329,13 @@ awscli_parse(char *const *argv, struct awscall *c)
 		else if (p.nwords < 4)
 			p.word[p.nwords++] = argv[i];
 	}
-	if (p.nwords < 2)
+	if (p.nwords >= 2 && *p.word[0] && *p.word[1])
+		name_service(c, p.word[0]);
+	if (c->name[0] == '\0') {
+		awscli_free(c);
 		return -1;
+	}
 	service = p.word[0];
-	name_service(c, service);
 	if (strcmp(service, "s3") == 0)
 		s3_command(c, p.word[1], p.nwords > 2 ? p.word[2] : NULL, p.nwords > 3 ? p.word[3] : NULL);
 	else

@@ -310,9 +310,17 @@ name_it(struct exec_opts *o, char **argv, struct awscall *aws, int *is_aws)
 	*is_aws = o->aws && awscli_parse(argv, aws) == 0;
 	if (*is_aws && o->ns == NULL)
 		o->ns = "aws";
-	if (o->name == NULL)
-		o->name = cmd_name("exec", *is_aws ? aws->name : base_name(argv[0]));
-	return o->name ? 0 : EXIT_USAGE;
+	if (o->name == NULL) {
+		int changed;
+
+		/* A name we made up is never the user's mistake: clean it quietly. */
+		o->name = segdoc_clean_name(*is_aws ? aws->name : base_name(argv[0]), &changed);
+		if (*o->name == '\0') {
+			free(o->name);
+			o->name = xstrdup("exec");
+		}
+	}
+	return 0;
 }
 
 int
