@@ -10,7 +10,7 @@ _xray_seg_opts()
 	               '--cause --exit-code --http-status' ;;
 	annotate) echo '--id --number --bool --help | --id' ;;
 	metadata) echo '--id --namespace --help | --id --namespace' ;;
-	exec)     echo '--name --namespace --help -- | --name --namespace' ;;
+	exec)     echo '--name --namespace --aws --no-aws --help -- | --name --namespace' ;;
 	send | header | help) echo '--help |' ;;
 	esac
 }

@@ -85,6 +85,8 @@ complete -c xray-seg -n '__fish_seen_subcommand_from metadata; and __xray_seg_in
 
 # exec: options, then the command and its own completions
 complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l name -x -d 'Subsegment name'
+complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l aws -d 'Read the command as an aws CLI call'
+complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l no-aws -d 'Do not read the command as an aws CLI call'
 complete -c xray-seg -n '__fish_seen_subcommand_from exec' -x -a '(__xray_seg_exec_complete)'
 
 # help
