@@ -27,7 +27,7 @@ TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc 
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all deps test-deps check asan valgrind fuzz aws-names install uninstall lint demo clean
+.PHONY: all deps test-deps check asan valgrind fuzz aws-names bench install uninstall lint demo clean
 
 all: $(BIN)
 
@@ -99,6 +99,10 @@ lint:
 	mandoc -T lint -W warning man/xray-seg.1
 	shellcheck -s bash completions/xray-seg.bash test/test_helper.bash
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -D_GNU_SOURCE src
+
+bench: $(BIN) test-deps
+	$(call need_packages,hyperfine time)
+	bench/bench.sh $(BENCH_FLAGS)
 
 demo: $(BIN) test-deps
 	@sh examples/demo.sh

@@ -410,6 +410,7 @@ int
 state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
 {
 	struct stat st;
+	off_t size;
 	int fd, r = -1;
 
 	if ((fd = open_stack(t, scope, O_RDWR)) < 0)
@@ -417,12 +418,13 @@ state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
 	if (fstat(fd, &st) < 0)
 		goto done;
 	/* A torn last line can only come from a killed call: drop it. */
-	st.st_size -= st.st_size % STACK_LINE;
+	size = st.st_size - st.st_size % STACK_LINE;
 	/* Popping ended ids here keeps begin and end O(1) amortised. */
-	while (st.st_size > 0 && !top_is_open(t, fd, st.st_size, out))
-		st.st_size -= STACK_LINE;
-	if (ftruncate(fd, st.st_size) < 0)
+	while (size > 0 && !top_is_open(t, fd, size, out))
+		size -= STACK_LINE;
+	if (size != st.st_size && ftruncate(fd, size) < 0)
 		goto done;
+	st.st_size = size;
 	if (st.st_size == 0)
 		errno = ENOENT;
 	else

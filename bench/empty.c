@@ -1,0 +1,6 @@
+/* The floor of every measurement: a C program that starts and exits. */
+int
+main(void)
+{
+	return 0;
+}
