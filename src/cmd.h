@@ -23,6 +23,7 @@ int cmd_send(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_header(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 
 /* The table entry for name, or NULL. */
 const struct cmd *cmd_find(const char *name);

@@ -49,6 +49,12 @@ static const struct cmd commands[] = {
 	    "  --no-aws               do not read CMD as an aws CLI call\n" HELP_LINE },
 	{ "header", cmd_header, "", "print the trace header for a child process or request",
 	    HELP_LINE },
+	{ "listen", cmd_listen, "[--port P] [--json] [--count N] [--idle S]",
+	    "show the documents that arrive on a local UDP port (for development)",
+	    "  --port P               UDP port on 127.0.0.1 (default 2000; 0 picks a free one)\n"
+	    "  --json                 print each document as one JSON line\n"
+	    "  --count N              stop after N documents\n"
+	    "  --idle S               stop after S seconds without a datagram\n" HELP_LINE },
 	{ "help", cmd_help, "[COMMAND]", "show help for xray-seg or COMMAND", HELP_LINE },
 };
 

@@ -512,3 +512,50 @@ segdoc_json_keys(const char *json, size_t *n)
 	json_object_put(o);
 	return keys;
 }
+
+const char *
+segdoc_get_str(const struct segdoc *d, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(d->o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+double
+segdoc_get_num(const struct segdoc *d, const char *key, int *found)
+{
+	json_object *v;
+
+	*found = json_object_object_get_ex(d->o, key, &v) &&
+	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int));
+	return *found ? json_object_get_double(v) : 0;
+}
+
+int
+segdoc_get_flag(const struct segdoc *d, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(d->o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
+char *
+segdoc_annotations(const struct segdoc *d)
+{
+	json_object *a;
+	char *out = xstrdup(""), *next;
+
+	if (!json_object_object_get_ex(d->o, "annotations", &a) ||
+	    !json_object_is_type(a, json_type_object))
+		return out;
+	json_object_object_foreach(a, k, v) {
+		next = xasprintf("%s%s%s=%s", out, *out ? " " : "", k,
+		    json_object_to_json_string_ext(v, TEXT_FLAGS));
+		free(out);
+		out = next;
+	}
+	return out;
+}

@@ -85,6 +85,18 @@ char *segdoc_json_member(const char *json, const char *key);
 /* The member names of JSON object text json, or NULL; *n is their number. Caller frees. */
 char **segdoc_json_keys(const char *json, size_t *n);
 
+/* Field key of d as a string (NULL if absent or not a string). */
+const char *segdoc_get_str(const struct segdoc *d, const char *key);
+
+/* Field key of d as a number (0 if absent); *found says whether it was there. */
+double segdoc_get_num(const struct segdoc *d, const char *key, int *found);
+
+/* Non-zero if field key of d is true. */
+int segdoc_get_flag(const struct segdoc *d, const char *key);
+
+/* The annotations of d as "k=v k=v" (JSON values); caller frees. */
+char *segdoc_annotations(const struct segdoc *d);
+
 /*
  * A copy of name fit for X-Ray: valid UTF-8, only the characters X-Ray
  * allows, at most NAME_MAX_CHARS. *changed says whether anything was removed.
