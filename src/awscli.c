@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define INPUT_FILE_MAX (1024 * 1024)
+#define LINE_KEEP 2048 /* of an overlong stderr line, the bytes kept */
 
 /* Global options of aws CLI v1 and v2 that take a value. */
 static const char *const global_with_value[] = { "--region", "--profile", "--endpoint-url",
@@ -40,7 +41,7 @@ static const struct {
 	{ NULL, "--secret-id", "SecretId", "secret_id" },
 	{ "ssm", "--name", "Name", "parameter_name" },
 	{ NULL, "--event-bus-name", "EventBusName", "event_bus_name" },
-	{ NULL, "--state-machine-arn", "StateMachineArn", "state_machine_arn" },
+	{ NULL, "--state-machine-arn", "stateMachineArn", "state_machine_arn" },
 };
 
 #define NRESOURCES (sizeof(resources) / sizeof(resources[0]))
@@ -156,6 +157,8 @@ take_input_json(struct awscall *c, const char *service, const char *v)
 
 	if (json == NULL)
 		return;
+	if (c->table_names == NULL)
+		c->table_names = segdoc_json_keys(json, "RequestItems", &c->ntables);
 	for (size_t i = 0; i < NRESOURCES; i++) {
 		if (resources[i].service && strcmp(resources[i].service, service))
 			continue;
@@ -173,7 +176,7 @@ take_request_items(struct awscall *c, const char *v)
 	char *json = arg_text(v);
 
 	if (json && c->table_names == NULL)
-		c->table_names = segdoc_json_keys(json, &c->ntables);
+		c->table_names = segdoc_json_keys(json, NULL, &c->ntables);
 	free(json);
 }
 
@@ -202,7 +205,7 @@ static const char *const s3_with_value[] = { "--exclude", "--include", "--acl", 
 	"--cache-control", "--content-disposition", "--content-encoding", "--content-language",
 	"--expires", "--source-region", "--page-size", "--metadata", "--metadata-directive",
 	"--expected-size", "--request-payer", "--checksum-mode", "--checksum-algorithm",
-	"--index-document", "--error-document", "--expires-in", NULL };
+	"--index-document", "--error-document", "--expires-in", "--case-conflict", NULL };
 
 static const char *const global_flags[] = { "--debug", "--no-verify-ssl", "--no-paginate",
 	"--no-sign-request", "--no-cli-pager", "--cli-auto-prompt", "--no-cli-auto-prompt", NULL };
@@ -401,7 +404,8 @@ scan_debug(struct awsout *o, const char *line)
 	if (p && isdigit((unsigned char)p[11]) && isdigit((unsigned char)p[12]) &&
 	    isdigit((unsigned char)p[13]) && (p[14] == ' ' || p[14] == '\0'))
 		o->http_status = atoi(p + 11);
-	for (size_t i = 0; ids[i] && o->request_id[0] == '\0'; i++) {
+	/* Every retry logs its own: the last one is the attempt that counted. */
+	for (size_t i = 0; ids[i]; i++) {
 		const char *id = strcasestr(line, ids[i]), *end;
 
 		if (id && (end = strchr(id + strlen(ids[i]), '\'')) != NULL)
@@ -435,9 +439,11 @@ awsout_feed(struct awsout *o, const char *buf, size_t n)
 			scan_line(o);
 			continue;
 		}
-		/* An overlong line is read in pieces: what matters is near its start. */
-		if (o->plen == sizeof(o->partial) - 1)
-			scan_line(o);
+		/* An overlong line keeps only its end: the error report closes the line. */
+		if (o->plen == sizeof(o->partial) - 1) {
+			memmove(o->partial, o->partial + o->plen - LINE_KEEP, LINE_KEEP);
+			o->plen = LINE_KEEP;
+		}
 		o->partial[o->plen++] = buf[i] ? buf[i] : ' ';
 	}
 }
@@ -497,8 +503,6 @@ awscli_outcome(const struct awsout *o, int status, struct outcome *out)
 			status = 253;
 	if (status == 253) {
 		out->type = "ConfigurationError";
-		out->error = 1;
-	} else if (status == 254 && o->http_status < 500) {
 		out->error = 1;
 	} else {
 		out->fault = 1;

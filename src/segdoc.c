@@ -494,13 +494,16 @@ segdoc_json_member(const char *json, const char *key)
 }
 
 char **
-segdoc_json_keys(const char *json, size_t *n)
+segdoc_json_keys(const char *json, const char *member, size_t *n)
 {
-	json_object *o = parse_strict(json, strlen(json));
+	json_object *root = parse_strict(json, strlen(json)), *o = root;
 	char **keys = NULL;
 	size_t i = 0;
 
 	*n = 0;
+	if (member && !(o && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(root, member, &o)))
+		o = NULL;
 	if (o && json_object_is_type(o, json_type_object) && json_object_object_length(o) > 0) {
 		keys = xmalloc((size_t)json_object_object_length(o) * sizeof(*keys));
 		json_object_object_foreach(o, k, v) {
@@ -509,7 +512,7 @@ segdoc_json_keys(const char *json, size_t *n)
 		}
 		*n = i;
 	}
-	json_object_put(o);
+	json_object_put(root);
 	return keys;
 }
 

@@ -82,8 +82,11 @@ void segdoc_set_aws(struct segdoc *d, const struct seg_aws *a);
 /* The string member key of JSON object text json, or NULL. Caller frees. */
 char *segdoc_json_member(const char *json, const char *key);
 
-/* The member names of JSON object text json, or NULL; *n is their number. Caller frees. */
-char **segdoc_json_keys(const char *json, size_t *n);
+/*
+ * The member names of JSON object text json, or with member, of its object
+ * member of that name; NULL if there is none. *n is their number. Caller frees.
+ */
+char **segdoc_json_keys(const char *json, const char *member, size_t *n);
 
 /* Field key of d as a string (NULL if absent or not a string). */
 const char *segdoc_get_str(const struct segdoc *d, const char *key);
