@@ -11,13 +11,14 @@ _xray_seg_opts()
 	annotate) echo '--id --number --bool --help | --id' ;;
 	metadata) echo '--id --namespace --help | --id --namespace' ;;
 	exec)     echo '--name --namespace --aws --no-aws --help -- | --name --namespace' ;;
+	listen)   echo '--port --json --count --idle --help | --port --count --idle' ;;
 	send | header | help) echo '--help |' ;;
 	esac
 }
 
 _xray_seg()
 {
-	local commands='begin end annotate metadata send exec header help'
+	local commands='begin end annotate metadata send exec header listen help'
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd='' i=1 w opts valued operand=0 value=''
 	COMPREPLY=()
 

@@ -1,7 +1,7 @@
 # fish completion for xray-seg(1)
 # Install as $(PREFIX)/share/fish/vendor_completions.d/xray-seg.fish.
 
-set -l commands begin end annotate metadata send exec header help
+set -l commands begin end annotate metadata send exec header listen help
 
 # True while the command line, after the subcommand, has reached no operand and no "--":
 # options come before operands.
@@ -14,7 +14,7 @@ function __xray_seg_in_options
             set skip 0
         else if test "$w" = --
             return 1
-        else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name
+        else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name --port --count --idle
             set skip 1
         else if not string match -q -- '-*' $w
             return 1
@@ -58,6 +58,7 @@ complete -c xray-seg -n __fish_use_subcommand -a metadata -d 'Attach a JSON valu
 complete -c xray-seg -n __fish_use_subcommand -a send -d 'Deliver documents kept for later'
 complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment'
 complete -c xray-seg -n __fish_use_subcommand -a header -d 'Print the trace header'
+complete -c xray-seg -n __fish_use_subcommand -a listen -d 'Show the documents arriving on a local UDP port'
 complete -c xray-seg -n __fish_use_subcommand -a help -d 'Show the usage of a command'
 
 # Options every command takes
@@ -88,6 +89,12 @@ complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_opt
 complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l aws -d 'Read the command as an aws CLI call'
 complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l no-aws -d 'Do not read the command as an aws CLI call'
 complete -c xray-seg -n '__fish_seen_subcommand_from exec' -x -a '(__xray_seg_exec_complete)'
+
+# listen
+complete -c xray-seg -n '__fish_seen_subcommand_from listen; and __xray_seg_in_options' -l port -x -d 'UDP port on 127.0.0.1 (default 2000, 0: any free one)'
+complete -c xray-seg -n '__fish_seen_subcommand_from listen; and __xray_seg_in_options' -l json -d 'Print each document as one JSON line'
+complete -c xray-seg -n '__fish_seen_subcommand_from listen; and __xray_seg_in_options' -l count -x -d 'Stop after this many documents'
+complete -c xray-seg -n '__fish_seen_subcommand_from listen; and __xray_seg_in_options' -l idle -x -d 'Stop after this many seconds without a datagram'
 
 # help
 complete -c xray-seg -n "__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from (string match -v help -- $commands)" -x -a "$commands"

@@ -95,6 +95,18 @@ duration_ms(const struct segdoc *d)
 	return f1 && f2 ? (e - s) * 1000 : -1;
 }
 
+/* Text safe to print on a terminal: control characters become '?'. Caller frees. */
+static char *
+printable(const char *s)
+{
+	char *t = xstrdup(s ? s : "?");
+
+	for (char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return t;
+}
+
 static void
 duration_text(const struct segdoc *d, char *buf, size_t len)
 {
@@ -118,8 +130,13 @@ show_line(const struct listener *l, const struct segdoc *d)
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	duration_text(d, dur, sizeof(dur));
-	printf("%s %s %s%-24s%s %s%s %s\n", stamp, trace ? trace : "-", paint(l, d),
-	    name ? name : "?", l->colour ? "\033[0m" : "", dur, marks(d), ann);
+	char *pname = printable(name), *pann = printable(ann), *ptrace = printable(trace);
+
+	printf("%s %s %s%-24s%s %s%s%s%s\n", stamp, ptrace, paint(l, d), pname,
+	    l->colour ? "\033[0m" : "", dur, marks(d), *pann ? " " : "", pann);
+	free(pname);
+	free(pann);
+	free(ptrace);
 	free(ann);
 }
 
@@ -128,6 +145,8 @@ bar(char out[BAR + 3], double from, double to, double span)
 {
 	int a = span > 0 ? (int)(from / span * BAR) : 0, b = span > 0 ? (int)(to / span * BAR) : BAR;
 
+	if (a >= BAR)
+		a = BAR - 1;
 	if (b <= a)
 		b = a + 1;
 	out[0] = '|';
@@ -137,39 +156,72 @@ bar(char out[BAR + 3], double from, double to, double span)
 	out[BAR + 2] = '\0';
 }
 
-/* Draw the documents of v whose parent is parent, and theirs, indented by depth. */
-static void
-draw(const struct listener *l, const struct view *v, const char *parent, int depth,
-    double t0, double span)
+static int
+by_start(const void *x, const void *y)
 {
-	for (size_t i = 0; i < v->n && depth < 32; i++) {
-		const struct segdoc *d = v->doc[i];
-		const char *p = segdoc_get_str(d, "parent_id"), *id = segdoc_get_str(d, "id");
-		int f, known = 0;
-		double s = segdoc_get_num(d, "start_time", &f), ms = duration_ms(d);
-		char b[BAR + 3], dur[32], *ann;
+	int f;
+	double a = segdoc_get_num(*(struct segdoc *const *)x, "start_time", &f);
+	double b = segdoc_get_num(*(struct segdoc *const *)y, "start_time", &f);
 
-		for (size_t j = 0; parent == NULL && p && j < v->n; j++)
-			known |= j != i && segdoc_get_str(v->doc[j], "id") &&
-			    strcmp(segdoc_get_str(v->doc[j], "id"), p) == 0;
-		if (parent ? !(p && strcmp(p, parent) == 0) : known)
-			continue;
-		bar(b, (s - t0) * 1000, (s - t0) * 1000 + (ms < 0 ? 0 : ms), span);
-		duration_text(d, dur, sizeof(dur));
-		ann = segdoc_annotations(d);
-		printf("  %*s%s%-*s%s %s %+9.1f ms %s%s %s\n", 2 * depth, "", paint(l, d),
-		    28 - 2 * depth, segdoc_get_str(d, "name") ? segdoc_get_str(d, "name") : "?",
-		    l->colour ? "\033[0m" : "", b, (s - t0) * 1000, dur, marks(d), ann);
-		free(ann);
-		if (id)
-			draw(l, v, id, depth + 1, t0, span);
+	return a < b ? -1 : a > b;
+}
+
+static int
+held(const struct view *v, const char *id)
+{
+	for (size_t i = 0; id && i < v->n; i++)
+		if (strcmp(segdoc_get_str(v->doc[i], "id"), id) == 0)
+			return 1;
+	return 0;
+}
+
+static void draw(const struct listener *, const struct view *, size_t, int, double, double,
+    unsigned char *);
+
+/* Draw the children of document i (not yet drawn), in start order. */
+static void
+draw_children(const struct listener *l, const struct view *v, size_t i, int depth, double t0,
+    double span, unsigned char *drawn)
+{
+	const char *id = segdoc_get_str(v->doc[i], "id");
+
+	for (size_t j = 0; j < v->n; j++) {
+		const char *p = segdoc_get_str(v->doc[j], "parent_id");
+
+		if (!drawn[j] && p && strcmp(p, id) == 0)
+			draw(l, v, j, depth, t0, span, drawn);
 	}
+}
+
+/* Draw document i and, below it, its children. Each document is drawn once. */
+static void
+draw(const struct listener *l, const struct view *v, size_t i, int depth, double t0, double span,
+    unsigned char *drawn)
+{
+	const struct segdoc *d = v->doc[i];
+	int f, indent = depth < 12 ? depth : 12;
+	double s = segdoc_get_num(d, "start_time", &f), ms = duration_ms(d);
+	char b[BAR + 3], dur[32], *ann = segdoc_annotations(d), *name;
+
+	drawn[i] = 1;
+	name = printable(segdoc_get_str(d, "name"));
+	bar(b, (s - t0) * 1000, (s - t0) * 1000 + (ms < 0 ? 0 : ms), span);
+	duration_text(d, dur, sizeof(dur));
+	printf("  %*s%s%-*s%s %s %+9.1f ms %s%s%s", 2 * indent, "", paint(l, d), 28 - 2 * indent,
+	    name, l->colour ? "\033[0m" : "", b, (s - t0) * 1000, dur, marks(d), *ann ? " " : "");
+	free(name);
+	name = printable(ann);
+	printf("%s\n", name);
+	free(name);
+	free(ann);
+	draw_children(l, v, i, depth + 1, t0, span, drawn);
 }
 
 static void
 waterfall(const struct listener *l, struct view *v)
 {
 	double t0 = 0, t1 = 0;
+	unsigned char *drawn;
 	int f;
 
 	for (size_t i = 0; i < v->n; i++) {
@@ -182,7 +234,18 @@ waterfall(const struct listener *l, struct view *v)
 	}
 	printf("trace %s: %zu document%s, %.1f ms\n", v->root, v->n, v->n == 1 ? "" : "s",
 	    (t1 - t0) * 1000);
-	draw(l, v, NULL, 0, t0, (t1 - t0) * 1000);
+	qsort(v->doc, v->n, sizeof(v->doc[0]), by_start);
+	drawn = xmalloc(v->n);
+	memset(drawn, 0, v->n);
+	/* Roots first: documents whose parent is not here (the function's segment). */
+	for (size_t i = 0; i < v->n; i++)
+		if (!drawn[i] && !held(v, segdoc_get_str(v->doc[i], "parent_id")))
+			draw(l, v, i, 0, t0, (t1 - t0) * 1000, drawn);
+	/* Then whatever a parent cycle kept from being reached. */
+	for (size_t i = 0; i < v->n; i++)
+		if (!drawn[i])
+			draw(l, v, i, 0, t0, (t1 - t0) * 1000, drawn);
+	free(drawn);
 	fflush(stdout);
 	v->shown = v->n;
 }
@@ -266,6 +329,14 @@ receive(struct listener *l, char *buf)
 	root = segdoc_get_str(d, "trace_id");
 	v = view_for(l, root ? root : "-");
 	v->last = mono();
+	/* A finished document replaces the in-progress one with its id. */
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(segdoc_get_str(v->doc[i], "id"), segdoc_get_str(d, "id")) == 0) {
+			segdoc_free(v->doc[i]);
+			v->doc[i] = d;
+			v->shown = v->shown < v->n ? v->shown : v->n - 1;
+			return;
+		}
 	if (v->n < DOCS_MAX)
 		v->doc[v->n++] = d;
 	else
@@ -376,12 +447,13 @@ cmd_listen(int argc, char **argv)
 	if (optind != argc)
 		return cmd_usage("listen", "too many arguments");
 	l.colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL && !l.json;
-	if ((l.fd = open_socket(port)) < 0)
-		return EXIT_RUNTIME;
+	/* Before the port is announced: whoever reads it may signal at once. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = ask_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if ((l.fd = open_socket(port)) < 0)
+		return EXIT_RUNTIME;
 	r = loop(&l);
 	for (size_t i = 0; i < TRACES_MAX && l.views[i]; i++) {
 		for (size_t j = 0; j < l.views[i]->n; j++)

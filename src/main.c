@@ -135,7 +135,7 @@ cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *lo
 	opterr = 0;
 	c = getopt_long(argc, argv, spec, longopts, NULL);
 	if (c == '?') {
-		if (optopt)
+		if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
 			cmd_usage(argv[0], "unknown option '-%c'", optopt);
 		else
 			cmd_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
