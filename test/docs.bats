@@ -2,7 +2,7 @@
 # docs.bats: the man page and the shell completions against the binary's own help.
 #
 # Commands come from `xray-seg help`, each command's long options from `xray-seg help CMD`
-# (format in notes/spec.md), so adding a command or option without documenting and
+# (one "  --long" option per line), so adding a command or option without documenting and
 # completing it fails here. Missing tools (mandoc, zsh, fish, shellcheck) fail, never skip.
 
 load test_helper
@@ -12,7 +12,7 @@ COMP_BASH=$XS_ROOT/completions/xray-seg.bash
 COMP_ZSH=$XS_ROOT/completions/_xray-seg
 COMP_FISH=$XS_ROOT/completions/xray-seg.fish
 
-# The environment variables notes/spec.md defines.
+# The environment variables xray-seg reads.
 SPEC_ENV=(_X_AMZN_TRACE_ID AWS_XRAY_DAEMON_ADDRESS AWS_XRAY_CONTEXT_MISSING
 	AWS_XRAY_SDK_ENABLED XRAY_SEG_STATE_DIR TMPDIR)
 
