@@ -441,6 +441,9 @@ awsout_feed(struct awsout *o, const char *buf, size_t n)
 		}
 		/* An overlong line keeps only its end: the error report closes the line. */
 		if (o->plen == sizeof(o->partial) - 1) {
+			/* A report that starts here but runs past the buffer is read now. */
+			o->partial[o->plen] = '\0';
+			scan_error(o, o->partial);
 			memmove(o->partial, o->partial + o->plen - LINE_KEEP, LINE_KEEP);
 			o->plen = LINE_KEEP;
 		}
