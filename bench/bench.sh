@@ -114,15 +114,23 @@ PY
 	runs=$runs_saved
 	peers+=("Python X-Ray SDK: one subsegment")
 fi
-if command -v aws >/dev/null; then
+if command -v aws >/dev/null && command -v moto_server >/dev/null; then
+	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	moto_server -H 127.0.0.1 -p "$mport" >"$work/moto.log" 2>&1 &
+	moto=$!
+	for _ in $(seq 200); do
+		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$mport" 2>/dev/null && break
+		sleep 0.05
+	done
 	runs_saved=$runs
 	runs=$((runs < 10 ? runs : 10))
 	doc="{\"id\":\"0123456789abcdef\",\"name\":\"w\",\"trace_id\":\"$root\",\"start_time\":1,\"end_time\":2}"
-	measure "aws xray put-trace-segments (no server)" "" \
-		env AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 \
-		aws xray put-trace-segments --endpoint-url http://127.0.0.1:1 --trace-segment-documents "$doc"
+	measure "aws xray put-trace-segments (moto)" "" \
+		env AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 \
+		aws xray put-trace-segments --endpoint-url "http://127.0.0.1:$mport" --trace-segment-documents "$doc"
 	runs=$runs_saved
-	peers+=("aws xray put-trace-segments (no server)")
+	kill "$moto" 2>/dev/null
+	peers+=("aws xray put-trace-segments (moto)")
 fi
 
 curl_maps=$(LD_DEBUG=libs "$X" header 2>&1 >/dev/null | grep -c 'libcurl' || true)
