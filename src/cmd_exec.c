@@ -97,8 +97,9 @@ relay_stderr(int fd, struct awsout *out)
 	awsout_end(out);
 }
 
+/* The child starts with the caller's signal mask, and our handlers reset to default. */
 static int
-spawn(char **argv, char **env, int errfd, pid_t *pid)
+spawn(char **argv, char **env, int errfd, const sigset_t *mask, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -110,7 +111,8 @@ spawn(char **argv, char **env, int errfd, pid_t *pid)
 		sigaddset(&defaults, forwarded[i]);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, mask);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	if (errfd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
@@ -127,19 +129,27 @@ run_child(char **argv, char **env, struct child *ch)
 	struct sigaction sa, old[NFORWARDED];
 	int pipefd[2] = { -1, -1 }, st = 0;
 	double start = now_seconds();
+	sigset_t block, mask;
 	pid_t pid;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward;
-	for (size_t i = 0; i < NFORWARDED; i++)
+	sigemptyset(&block);
+	for (size_t i = 0; i < NFORWARDED; i++) {
 		sigaction(forwarded[i], &sa, &old[i]);
+		sigaddset(&block, forwarded[i]);
+	}
 	if (ch->out && pipe2(pipefd, O_CLOEXEC) < 0)
 		ch->out = NULL; /* no pipe: the child writes to our stderr directly */
-	ch->spawn_err = spawn(argv, env, pipefd[1], &pid);
+	/* Held back until the child's pid is known, so none is lost on the way. */
+	sigprocmask(SIG_BLOCK, &block, &mask);
+	ch->spawn_err = spawn(argv, env, pipefd[1], &mask, &pid);
+	if (ch->spawn_err == 0)
+		child_pid = pid;
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
 	if (ch->spawn_err == 0) {
-		child_pid = pid;
 		if (ch->out)
 			relay_stderr(pipefd[0], ch->out);
 		while (wait4(pid, &st, 0, &ch->ru) < 0 && errno == EINTR)

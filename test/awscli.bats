@@ -721,7 +721,7 @@ check_cases() {
 }
 
 @test "SIGINT and SIGTERM sent to xray-seg reach aws; what it prints then still passes through" {
-	local sig k=0 pid ready rc
+	local sig k=0 pid ready rc st
 	for sig in INT TERM; do
 		k=$((k + 1))
 		ready=$BATS_TEST_TMPDIR/ready.$sig
@@ -737,6 +737,11 @@ check_cases() {
 		done
 		reap_later "$(<"$ready")"
 		kill -s "$sig" "$pid"
+		for ((rc = 0; rc < 500; rc++)); do
+			{ read -r st <"/proc/$pid/stat"; } 2>/dev/null && [[ $st != *') Z '* ]] || break
+			_nap 0.01
+		done
+		((rc < 500)) || { kill -KILL "$(<"$ready")" "$pid"; xs_die "xray-seg exec -- aws still ran 5 s after SIG$sig: the signal never reached aws"; }
 		rc=0
 		wait "$pid" || rc=$?
 		((rc == 129 + k)) || xs_die "SIG$sig to xray-seg exec -- aws: exit $rc, expected $((129 + k))"

@@ -6,7 +6,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-COMMANDS=(begin end annotate metadata send exec header help)
+COMMANDS=(begin end annotate metadata send exec header listen help)
 
 # The synopsis lines of the contract, and each command's long options.
 declare -gA SYNOPSIS=(
@@ -15,8 +15,9 @@ declare -gA SYNOPSIS=(
 	[annotate]='xray-seg annotate [--id ID] [--number | --bool] KEY VALUE'
 	[metadata]='xray-seg metadata [--id ID] [--namespace NS] KEY JSON'
 	[send]='xray-seg send'
-	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--] CMD [ARG...]'
+	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--] CMD [ARG...]'
 	[header]='xray-seg header'
+	[listen]='xray-seg listen [--port P] [--json] [--count N] [--idle S]'
 	[help]='xray-seg help [COMMAND]'
 )
 declare -gA OPTIONS=(
@@ -25,8 +26,9 @@ declare -gA OPTIONS=(
 	[annotate]='--bool --help --id --number'
 	[metadata]='--help --id --namespace'
 	[send]='--help'
-	[exec]='--help --name --namespace'
+	[exec]='--aws --help --name --namespace --no-aws'
 	[header]='--help'
+	[listen]='--count --help --idle --json --port'
 	[help]='--help'
 )
 
