@@ -808,6 +808,7 @@ check_cases() {
 
 @test "stderr is unbuffered: a partial line reaches the caller while aws still runs" {
 	local go=$BATS_TEST_TMPDIR/go err=$BATS_TEST_TMPDIR/err.async n got=
+	: >"$err" # exists before the job's redirection does, so the first read cannot fail
 	FAKE_AWS_STDERR='progress: 50%' FAKE_AWS_WAIT_FOR=$go FAKE_AWS_STDERR2=$' done\n' \
 		"$XRAY_SEG" exec -- aws s3 cp f s3://b/k 2>"$err" 3>&- &
 	local pid=$!
