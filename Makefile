@@ -119,7 +119,7 @@ bench: $(BIN) test-deps
 	$(call need_packages,hyperfine time)
 	bench/bench.sh $(BENCH_FLAGS)
 
-demo: $(BIN) test-deps
+demo: $(BIN)
 	@sh examples/demo.sh
 
 install: $(BIN)
