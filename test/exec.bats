@@ -6,15 +6,6 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-# wait_for FILE: bounded poll (10 s) until FILE exists and is not empty.
-wait_for() {
-	local n
-	for ((n = 0; n < 1000; n++)); do
-		[[ -s $1 ]] && return 0
-		sleep 0.01
-	done
-	xs_die "timed out waiting for $1"
-}
 
 @test "exit status 0: recorded as metadata.process.exit_code, no fault" {
 	lambda_ctx
@@ -211,7 +202,7 @@ wait_for() {
 			'trap "exit 42" '"$sig"'; echo $$ >"$1"; while :; do sleep 0.05; done' sh "$ready" 3>&- &
 		pid=$!
 		reap_later "$pid"
-		wait_for "$ready"
+		wait_file "$ready"
 		reap_later "$(cat "$ready")"
 		kill -s "$sig" "$pid"
 		rc=0

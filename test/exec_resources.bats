@@ -25,15 +25,6 @@ while resource.getrusage(resource.RUSAGE_SELF).ru_stime < 0.2:
 '
 GROW_64M='b = b"x" * (64 << 20)'
 
-# wait_until FILE: bounded poll (10 s) until FILE exists and is not empty.
-wait_until() {
-	local n
-	for ((n = 0; n < 1000; n++)); do
-		[[ -s $1 ]] && return 0
-		_nap 0.01
-	done
-	xs_die "timed out waiting for $1"
-}
 
 # wait_comm PID NAME: bounded poll (10 s) until process PID runs NAME.
 wait_comm() {
@@ -163,7 +154,7 @@ wait_exit() {
 			'trap "exit $2" '"$sig"'; echo $$ >"$1"; while :; do sleep 0.02; done' sh "$ready" $((40 + k)) 3>&- &
 		pid=$!
 		reap_later "$pid"
-		wait_until "$ready"
+		wait_file "$ready"
 		reap_later "$(<"$ready")"
 		kill -s "$sig" "$pid"
 		wait_exit "$pid" "$(<"$ready")" "SIG$sig"
@@ -185,7 +176,7 @@ wait_exit() {
 			'ulimit -c 0; echo $$ >"$1"; exec sleep 30' sh "$ready" 3>&- &
 		pid=$!
 		reap_later "$pid"
-		wait_until "$ready"
+		wait_file "$ready"
 		child=$(<"$ready")
 		reap_later "$child"
 		wait_comm "$child" sleep

@@ -445,6 +445,16 @@ docs() {
 	((rc == 0)) || xs_die "check-docs rejected datagrams of sink '$name' (status $rc, see above)"
 }
 
+# wait_file FILE: bounded poll (10 s) until FILE exists and is not empty.
+wait_file() {
+	local n
+	for ((n = 0; n < 1000; n++)); do
+		[[ -s $1 ]] && return 0
+		_nap 0.01
+	done
+	xs_die "timed out waiting for $1"
+}
+
 # wait_docs N [NAME]: wait (at most XS_WAIT seconds, default 10) until N
 # datagrams arrived, insist on exactly N, validate them all and store the
 # documents in $DOCS for doc/dget/dq/assert_doc.
