@@ -21,12 +21,17 @@ XCFLAGS    = -std=c11 -D_GNU_SOURCE $(WARNINGS) -DVERSION='"$(VERSION)"' $(JSONC
 # program (no dynamic loader, no shared libraries to map, about half the peak
 # memory), and it runs on any Linux of the same architecture. glibc resolves
 # a daemon hostname through /etc/hosts and DNS itself; only other NSS modules
-# (LDAP, mDNS) would need the build machine's glibc. STATIC=0 links dynamically
-# (json-c still statically where its archive exists).
+# (LDAP, mDNS) would need the build machine's glibc. libcurl is never linked:
+# the api transport loads the system's with dlopen when it runs, which from a
+# static binary works only with the glibc it was built against. STATIC=0 links
+# dynamically (json-c still statically where its archive exists), the build
+# to ship to other systems.
 STATIC    ?= 1
+LDLIBS     = -ldl
 ifeq ($(STATIC),1)
 LDFLAGS   += -static
 JSONC_LIBS = -ljson-c
+LDLIBS     =
 endif
 
 BUILD     ?= build
@@ -34,7 +39,7 @@ BIN       ?= xray-seg
 SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
-BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev
+BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev libcurl4-openssl-dev
 TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang libclang-rt-dev valgrind
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
@@ -45,12 +50,12 @@ all: $(BIN)
 
 $(BIN): $(OBJS)
 	@# glibc warns that a static getaddrinfo may need NSS modules: see STATIC above.
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(JSONC_LIBS) 2>$(BUILD)/link.log || \
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(JSONC_LIBS) $(LDLIBS) 2>$(BUILD)/link.log || \
 	    { cat $(BUILD)/link.log >&2; exit 1; }
 	@grep -v -e "statically linked applications requires" -e ": in function" $(BUILD)/link.log >&2 || true
 
 $(BUILD)/%.o: src/%.c src/*.h | $(BUILD)/.dir
-	@pkg-config --exists json-c 2>/dev/null || $(MAKE) -s deps
+	@pkg-config --exists json-c libcurl 2>/dev/null || $(MAKE) -s deps
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 $(BUILD)/.dir:

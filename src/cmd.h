@@ -7,6 +7,8 @@
 
 #include <getopt.h>
 
+#include "session.h"
+
 struct cmd {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the command name */
@@ -47,6 +49,31 @@ int cmd_check_id(const char *cmd, const char *what, const char *id);
 
 /* Check a --namespace value (aws or remote) into *out; reports and returns -1 if bad. */
 int cmd_namespace(const char *cmd, const char *v, const char **out);
+
+/* Long options without a short form. */
+enum {
+	OPT_TRACE_ID_FROM = 1000,
+	OPT_SAMPLE_RATE,
+	OPT_SERVICE_VERSION,
+	OPT_TRANSPORT,
+	OPT_EXPORT,
+	OPT_ALL,
+};
+
+/* The options of calls that may start a trace, for a struct option array. */
+#define ROOT_LONGOPTS \
+	{ "trace-id-from", required_argument, NULL, OPT_TRACE_ID_FROM }, \
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE }, \
+	{ "service-version", required_argument, NULL, OPT_SERVICE_VERSION }
+
+/* Take root option c (value v) into o: 1 if it was one, 0 if not, -1 (reported) if bad. */
+int cmd_root_option(const char *cmd, int c, const char *v, struct root_opts *o);
+
+/* Check a --transport value into *t; reports and returns -1 if bad. */
+int cmd_transport(const char *cmd, const char *v, enum transport *t);
+
+/* Print shell code exporting s's context with Parent id (_X_AMZN_TRACE_ID, TRACEPARENT). */
+void cmd_print_export(const struct session *s, const char *id);
 
 /* NAME cleaned for X-Ray (warns if changed), or NULL (reported) if nothing is left. */
 char *cmd_name(const char *cmd, const char *name);

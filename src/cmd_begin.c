@@ -40,36 +40,58 @@ cmd_name(const char *cmd, const char *name)
 	return clean;
 }
 
-int
-cmd_begin(int argc, char **argv)
+void
+cmd_print_export(const struct session *s, const char *id)
+{
+	char *h = tracectx_format(&s->ctx, id), *tp = tracectx_traceparent(&s->ctx, id);
+
+	/* Trace headers hold no quote: single quotes keep them as they are. */
+	printf("export _X_AMZN_TRACE_ID='%s'\nexport TRACEPARENT='%s'\n", h, tp);
+	free(h);
+	free(tp);
+}
+
+struct begin_opts {
+	const char *parent, *ns;
+	int export;
+	struct root_opts root;
+};
+
+static int
+parse_begin(int argc, char **argv, struct begin_opts *o)
 {
 	static const struct option lo[] = {
 		{ "parent", required_argument, NULL, 'p' },
 		{ "namespace", required_argument, NULL, 'n' },
+		{ "export", no_argument, NULL, OPT_EXPORT },
+		ROOT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *parent = NULL, *ns = NULL;
-	char id[ID_LEN + 1], start[TIME_LEN], *name;
-	struct session s;
-	struct trace *t;
-	int c, status;
+	int c, r;
 
-	clock_now(start);
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
+		if ((r = cmd_root_option("begin", c, optarg, &o->root)) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (c) {
 		case 'h':
 			cmd_print_help(cmd_find("begin"));
-			return EXIT_OK;
+			return -1;
 		case 'p':
 			if (cmd_check_id("begin", "parent", optarg) < 0)
 				return EXIT_USAGE;
-			parent = optarg;
+			o->parent = optarg;
 			break;
 		case 'n':
-			if (cmd_namespace("begin", optarg, &ns) < 0)
+			if (cmd_namespace("begin", optarg, &o->ns) < 0)
 				return EXIT_USAGE;
+			break;
+		case OPT_EXPORT:
+			o->export = 1;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -77,16 +99,36 @@ cmd_begin(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmd_usage("begin", argc == optind ? "missing NAME" : "too many arguments");
+	return 0;
+}
+
+int
+cmd_begin(int argc, char **argv)
+{
+	struct begin_opts o = { NULL, NULL, 0, { NULL, NULL, NULL } };
+	char id[ID_LEN + 1], start[TIME_LEN], *name;
+	struct session s;
+	struct trace *t;
+	int r, status, begun = 0;
+
+	clock_now(start);
+	if ((r = parse_begin(argc, argv, &o)) != 0)
+		return r < 0 ? EXIT_OK : r;
 	if ((name = cmd_name("begin", argv[optind])) == NULL)
 		return EXIT_USAGE;
 	ids_new(id);
-	status = session_start(&s, "begin");
+	/* Only --export can start a trace: without it nothing would carry the trace on. */
+	status = o.export ? session_start_root(&s, "begin", &o.root) : session_start(&s, "begin");
 	if (s.recording && session_trace(&s, 1, &t) == 0) {
-		subseg_begin(&s, t, id, name, parent, ns, start, 1);
+		begun = subseg_begin(&s, t, id, name, o.parent, o.ns, start,
+		    o.export ? PUSH_OWN : PUSH_SCOPE) == 0;
 		state_close(t, 0);
 	}
 	/* The ID is printed whatever happened, so "end $id" keeps working. */
-	printf("%s\n", id);
+	if (!o.export)
+		printf("%s\n", id);
+	else if (begun || (s.rooted && !s.recording))
+		cmd_print_export(&s, id); /* a trace not sampled is passed on as such */
 	session_end(&s);
 	free(name);
 	return status;

@@ -1,5 +1,6 @@
 /* cmd_end.c: end: close a subsegment with its outcome and send it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -8,8 +9,14 @@
 #include "subseg.h"
 #include "util.h"
 
+struct end_opts {
+	const char *id;         /* the ID operand, or NULL */
+	int export;
+	const char *transport;  /* checked, or NULL */
+};
+
 static int
-parse_end(int argc, char **argv, struct seg_end *e, const char **id)
+parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 {
 	static const struct option lo[] = {
 		{ "error", no_argument, NULL, 'e' },
@@ -18,9 +25,12 @@ parse_end(int argc, char **argv, struct seg_end *e, const char **id)
 		{ "cause", required_argument, NULL, 'c' },
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "http-status", required_argument, NULL, 's' },
+		{ "export", no_argument, NULL, OPT_EXPORT },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum transport t;
 	long v;
 	int c;
 
@@ -53,36 +63,70 @@ parse_end(int argc, char **argv, struct seg_end *e, const char **id)
 				return cmd_usage("end", "HTTP status '%s' is not 100..599", optarg);
 			e->http_status = (int)v;
 			break;
+		case OPT_EXPORT:
+			o->export = 1;
+			break;
+		case OPT_TRANSPORT:
+			if (cmd_transport("end", optarg, &t) < 0)
+				return EXIT_USAGE;
+			o->transport = optarg;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
 		return cmd_usage("end", "too many arguments");
-	*id = argc > optind ? argv[optind] : NULL;
-	if (*id && cmd_check_id("end", "subsegment", *id) < 0)
+	o->id = argc > optind ? argv[optind] : NULL;
+	if (o->id && cmd_check_id("end", "subsegment", o->id) < 0)
 		return EXIT_USAGE;
 	return 0;
+}
+
+/*
+ * Shell code that restores the context around subsegment id, which is about
+ * to end: its parent's, or none for a segment. Empty if id cannot be read.
+ */
+static char *
+restore_code(struct session *s, struct trace *t, const char *id)
+{
+	struct segdoc *d = subseg_load(s, t, id);
+	const char *parent;
+	char *code = NULL;
+
+	if (d == NULL)
+		return NULL;
+	parent = segdoc_get_str(d, "parent_id");
+	if (segdoc_is_segment(d) || parent == NULL)
+		code = xstrdup("unset _X_AMZN_TRACE_ID TRACEPARENT\n");
+	else
+		code = xstrdup(parent);
+	segdoc_free(d);
+	return code;
 }
 
 int
 cmd_end(int argc, char **argv)
 {
+	struct end_opts o = { NULL, 0, NULL };
 	struct seg_end e;
-	const char *given = NULL;
-	char id[ID_LEN + 1];
+	char id[ID_LEN + 1], *restore = NULL;
 	struct session s;
 	struct trace *t = NULL;
 	int r, status;
 
 	memset(&e, 0, sizeof(e));
 	clock_now(e.end_time);
-	if ((r = parse_end(argc, argv, &e, &given)) != 0)
+	if ((r = parse_end(argc, argv, &e, &o)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	status = session_start(&s, "end");
+	if (o.transport)
+		session_transport(o.transport, &s.transport);
 	if (s.recording) {
 		session_trace(&s, 0, &t);
-		if (subseg_target(&s, t, given, 0, id) == 0) {
+		if (subseg_target(&s, t, o.id, 0, id) == 0) {
+			if (o.export)
+				restore = restore_code(&s, t, id);
 			subseg_end(&s, t, id, &e);
 			/* Drops the ended id from the scope's stack if it was innermost. */
 			if (t)
@@ -90,6 +134,12 @@ cmd_end(int argc, char **argv)
 		}
 		state_close(t, 1);
 	}
+	/* A parent id is restored as a context; anything else is code already. */
+	if (restore && strlen(restore) == ID_LEN)
+		cmd_print_export(&s, restore);
+	else if (restore)
+		fputs(restore, stdout);
+	free(restore);
 	session_end(&s);
 	return status;
 }

@@ -39,22 +39,41 @@ forward(int sig)
 		kill((pid_t)child_pid, sig);
 }
 
-/* environ with _X_AMZN_TRACE_ID set to header (or as is when NULL); caller frees the array. */
+/* What exec may set for its child: the trace, as X-Ray and W3C write it, and the transport. */
+static const char *const child_vars[] = { TRACE_VAR, "TRACEPARENT", "XRAY_SEG_TRANSPORT" };
+#define NCHILD_VARS (sizeof(child_vars) / sizeof(child_vars[0]))
+
+/* Whether environ entry is one of child_vars that value[] replaces. */
+static int
+replaced(const char *entry, const char *const value[NCHILD_VARS])
+{
+	for (size_t k = 0; k < NCHILD_VARS; k++) {
+		size_t len = strlen(child_vars[k]);
+
+		if (value[k] && strncmp(entry, child_vars[k], len) == 0 && entry[len] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* environ with each child_vars[k] whose value[k] is set replaced; the caller frees it and set[]. */
 static char **
-child_env(const char *header, char **var)
+child_env(const char *const value[NCHILD_VARS], char *set[NCHILD_VARS])
 {
 	size_t n = 0, j = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	env = xmalloc((n + 2) * sizeof(*env));
+	env = xmalloc((n + NCHILD_VARS + 1) * sizeof(*env));
 	for (size_t i = 0; i < n; i++)
-		if (header == NULL || strncmp(environ[i], TRACE_VAR "=", sizeof(TRACE_VAR)) != 0)
+		if (!replaced(environ[i], value))
 			env[j++] = environ[i];
-	*var = header ? xasprintf(TRACE_VAR "=%s", header) : NULL;
-	if (*var)
-		env[j++] = *var;
+	for (size_t k = 0; k < NCHILD_VARS; k++) {
+		set[k] = value[k] ? xasprintf("%s=%s", child_vars[k], value[k]) : NULL;
+		if (set[k])
+			env[j++] = set[k];
+	}
 	env[j] = NULL;
 	return env;
 }
@@ -260,6 +279,8 @@ struct exec_opts {
 	char *name;             /* owned; NULL: from the command */
 	const char *ns;
 	int aws;                /* -1 by the command's name, 0 no, 1 yes */
+	struct root_opts root;
+	const char *transport;  /* --transport (checked), or NULL */
 };
 
 static int
@@ -270,17 +291,30 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "aws", no_argument, NULL, 'a' },
 		{ "no-aws", no_argument, NULL, 'A' },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		ROOT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	enum transport t;
+	int c, r;
 
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
+		if ((r = cmd_root_option("exec", c, optarg, &o->root)) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (c) {
 		case 'h':
 			cmd_print_help(cmd_find("exec"));
 			return -1;
+		case OPT_TRANSPORT:
+			if (cmd_transport("exec", optarg, &t) < 0)
+				return EXIT_USAGE;
+			o->transport = optarg;
+			break;
 		case 'N':
 			free(o->name);
 			if ((o->name = cmd_name("exec", optarg)) == NULL)
@@ -333,17 +367,41 @@ name_it(struct exec_opts *o, char **argv, struct awscall *aws, int *is_aws)
 	return 0;
 }
 
+/*
+ * Open the subsegment (or, starting a trace, the segment) the child runs in.
+ * Fills the child's trace variables; 1 if it is recorded.
+ */
+static int
+exec_begin(struct session *s, const struct exec_opts *o, const char *start, char id[ID_LEN + 1],
+    char *value[2])
+{
+	struct trace *t;
+	int traced = 0;
+
+	ids_new(id);
+	if (s->recording && session_trace(s, 1, &t) == 0) {
+		traced = subseg_begin(s, t, id, o->name, NULL, o->ns, start, PUSH_NONE) == 0;
+		state_close(t, 0);
+	}
+	/* A trace we start but do not sample is still passed on, as not sampled. */
+	if (traced || (s->rooted && !s->recording)) {
+		value[0] = tracectx_format(&s->ctx, id);
+		value[1] = tracectx_traceparent(&s->ctx, id);
+	}
+	return traced;
+}
+
 int
 cmd_exec(int argc, char **argv)
 {
-	struct exec_opts o = { NULL, NULL, -1 };
-	char id[ID_LEN + 1], start[TIME_LEN], *header = NULL, *var, **env, **cmd;
+	struct exec_opts o = { NULL, NULL, -1, { NULL, NULL, NULL }, NULL };
+	char id[ID_LEN + 1], start[TIME_LEN], *value[NCHILD_VARS] = { NULL }, *set[NCHILD_VARS];
+	char **env, **cmd;
 	struct awscall aws;
 	struct awsout out;
 	struct child ch;
 	struct session s;
-	struct trace *t;
-	int r, is_aws = 0, traced = 0;
+	int r, is_aws = 0, traced;
 
 	clock_now(start);
 	if ((r = parse_exec(argc, argv, &o)) != 0 || (r = name_it(&o, argv + optind, &aws, &is_aws))) {
@@ -351,18 +409,15 @@ cmd_exec(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	}
 	cmd = argv + optind;
-	session_start(&s, "exec"); /* whatever the policy, the command runs */
-	if (s.recording && session_trace(&s, 1, &t) == 0) {
-		ids_new(id);
-		traced = subseg_begin(&s, t, id, o.name, NULL, o.ns, start, 0) == 0;
-		state_close(t, 0);
-		if (traced)
-			header = tracectx_format(&s.ctx, id);
-	}
+	session_start_root(&s, "exec", &o.root); /* whatever the policy, the command runs */
+	if (o.transport)
+		session_transport(o.transport, &s.transport);
+	traced = exec_begin(&s, &o, start, id, value);
+	value[2] = (char *)o.transport;
 	memset(&ch, 0, sizeof(ch));
 	memset(&out, 0, sizeof(out));
 	ch.out = traced && is_aws ? &out : NULL;
-	env = child_env(header, &var);
+	env = child_env((const char *const *)value, set);
 	run_child(cmd, env, &ch);
 	if (ch.spawn_err)
 		errmsg("%s: %s", cmd[0], ch.spawn_err == ENOENT ? "command not found" :
@@ -371,9 +426,11 @@ cmd_exec(int argc, char **argv)
 		exec_end(&s, id, &ch, ch.out ? &aws : NULL);
 	if (is_aws)
 		awscli_free(&aws);
+	for (size_t i = 0; i < NCHILD_VARS; i++)
+		free(set[i]);
 	free(env);
-	free(var);
-	free(header);
+	free(value[0]);
+	free(value[1]);
 	free(o.name);
 	session_end(&s);
 	return ch.status;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ids.h"
+#include "sha256.h"
 #include "util.h"
 
 static void
@@ -37,24 +38,60 @@ random_bytes(unsigned char *buf, size_t n)
 	}
 }
 
-void
-ids_new(char out[ID_LEN + 1])
+static void
+to_hex(char *out, const unsigned char *b, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char b[ID_LEN / 2];
-	int zero;
 
-	do {
-		random_bytes(b, sizeof(b));
-		zero = 1;
-		for (size_t i = 0; i < sizeof(b); i++)
-			zero &= b[i] == 0;
-	} while (zero); /* all zeros is the SDKs' "not sampled" id */
-	for (size_t i = 0; i < sizeof(b); i++) {
+	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hex[b[i] >> 4];
 		out[2 * i + 1] = hex[b[i] & 15];
 	}
-	out[ID_LEN] = '\0';
+	out[2 * n] = '\0';
+}
+
+static int
+all_zero(const unsigned char *b, size_t n)
+{
+	int zero = 1;
+
+	for (size_t i = 0; i < n; i++)
+		zero &= b[i] == 0;
+	return zero;
+}
+
+void
+ids_new(char out[ID_LEN + 1])
+{
+	unsigned char b[ID_LEN / 2];
+
+	do
+		random_bytes(b, sizeof(b));
+	while (all_zero(b, sizeof(b))); /* all zeros is the SDKs' "not sampled" id */
+	to_hex(out, b, sizeof(b));
+}
+
+void
+ids_trace_new(char out[TRACE_ID_LEN + 1])
+{
+	unsigned char b[12];
+
+	do
+		random_bytes(b, sizeof(b));
+	while (all_zero(b, sizeof(b)));
+	snprintf(out, 12, "1-%08x-", (unsigned)(uint32_t)time(NULL));
+	to_hex(out + 11, b, sizeof(b));
+}
+
+void
+ids_trace_from(const char *s, char out[TRACE_ID_LEN + 1])
+{
+	uint8_t d[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	sha256(s, strlen(s), d);
+	to_hex(hex, d, sizeof(d));
+	snprintf(out, TRACE_ID_LEN + 1, "1-%.8s-%.24s", hex, hex + 8);
 }
 
 void

@@ -9,6 +9,16 @@
 /* Fill out with 16 lowercase hex digits from the kernel's random source. */
 void ids_new(char out[ID_LEN + 1]);
 
+/* A new trace id: the current time and 96 random bits. */
+void ids_trace_new(char out[TRACE_ID_LEN + 1]);
+
+/*
+ * The trace id named by s: the first 128 bits of SHA-256(s), laid out as an
+ * X-Ray id. X-Ray accepts ids whose time part is not a time (as those made
+ * from W3C trace ids are), and the same s gives the same id on any machine.
+ */
+void ids_trace_from(const char *s, char out[TRACE_ID_LEN + 1]);
+
 /* Fill out with "<seconds>.<microseconds>" of the current time. */
 void clock_now(char out[TIME_LEN]);
 

@@ -13,14 +13,26 @@
 #endif
 
 #define HELP_LINE "  -h, --help             show this help\n"
+#define ROOT_HELP \
+	"  --trace-id-from S      a trace started here gets the ID derived from S\n" \
+	"  --sample-rate R        share of traces started here that are recorded (0-1)\n" \
+	"  --service-version V    service version of a trace started here\n"
+#define TRANSPORT_HELP \
+	"  --transport T          udp (the daemon), api (PutTraceSegments) or stdout\n"
 
 static const struct cmd commands[] = {
-	{ "begin", cmd_begin, "[--parent ID] [--namespace aws|remote] NAME",
+	{ "begin", cmd_begin,
+	    "[--parent ID] [--namespace aws|remote] [--export] [--trace-id-from S] "
+	    "[--sample-rate R] [--service-version V] NAME",
 	    "start a subsegment and print its ID",
 	    "  --parent ID            parent subsegment (default: the innermost open one)\n"
-	    "  --namespace NS         aws or remote\n" HELP_LINE },
+	    "  --namespace NS         aws or remote\n"
+	    "  --export               print shell code exporting a context inside it (eval it);\n"
+	    "                         outside Lambda with no context, start a trace\n"
+	    ROOT_HELP HELP_LINE },
 	{ "end", cmd_end,
-	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [ID]",
+	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] "
+	    "[--export] [--transport T] [ID]",
 	    "end subsegment ID (default: the innermost open one) and send it",
 	    "  --error                client error (4xx)\n"
 	    "  --fault                server error (5xx)\n"
@@ -28,7 +40,8 @@ static const struct cmd commands[] = {
 	    "  --cause TEXT           record TEXT as the exception that ended it\n"
 	    "  --exit-code N          record exit status N (non-zero is a fault)\n"
 	    "  --http-status N        record HTTP status N (429 throttle, 4xx error, 5xx fault)\n"
-	    HELP_LINE },
+	    "  --export               print shell code restoring the context around it\n"
+	    TRANSPORT_HELP HELP_LINE },
 	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] KEY VALUE",
 	    "add an indexed annotation to a subsegment",
 	    "  --id ID                subsegment to annotate (default: the innermost open one)\n"
@@ -38,15 +51,19 @@ static const struct cmd commands[] = {
 	    "add a JSON metadata value to a subsegment",
 	    "  --id ID                subsegment (default: the innermost open one)\n"
 	    "  --namespace NS         metadata namespace (default: default)\n" HELP_LINE },
-	{ "send", cmd_send, "", "deliver every finished document of this trace still kept",
-	    HELP_LINE },
+	{ "send", cmd_send, "[--all] [--transport T]",
+	    "deliver every finished document of this trace still kept",
+	    "  --all                  of every trace in the state directory\n"
+	    TRANSPORT_HELP HELP_LINE },
 	{ "exec", cmd_exec,
-	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--] CMD [ARG...]",
-	    "run CMD inside a subsegment and exit with its status",
+	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--trace-id-from S] "
+	    "[--sample-rate R] [--service-version V] [--transport T] [--] CMD [ARG...]",
+	    "run CMD inside a subsegment (outside Lambda, a trace) and exit with its status",
 	    "  --name NAME            subsegment name (default: the command's base name)\n"
 	    "  --namespace NS         aws or remote\n"
 	    "  --aws                  read CMD as an aws CLI call (default when it is named aws)\n"
-	    "  --no-aws               do not read CMD as an aws CLI call\n" HELP_LINE },
+	    "  --no-aws               do not read CMD as an aws CLI call\n"
+	    ROOT_HELP TRANSPORT_HELP HELP_LINE },
 	{ "header", cmd_header, "", "print the trace header for a child process or request",
 	    HELP_LINE },
 	{ "listen", cmd_listen, "[--port P] [--json] [--count N] [--idle S]",
@@ -86,8 +103,45 @@ usage(FILE *f)
 	    "  -h, --help     show this help\n"
 	    "  -V, --version  show the version\n\n"
 	    "Environment: _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_CONTEXT_MISSING,\n"
-	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR.\n"
+	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR, XRAY_SEG_TRANSPORT,\n"
+	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL; the api\n"
+	    "transport reads AWS credentials, region and endpoint as the AWS CLI does.\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");
+}
+
+int
+cmd_transport(const char *cmd, const char *v, enum transport *t)
+{
+	if (session_transport(v, t) == 0)
+		return 0;
+	cmd_usage(cmd, "transport '%s' is not udp, api or stdout", v);
+	return -1;
+}
+
+int
+cmd_root_option(const char *cmd, int c, const char *v, struct root_opts *o)
+{
+	double rate;
+
+	switch (c) {
+	case OPT_TRACE_ID_FROM:
+		if (*v == '\0')
+			return cmd_usage(cmd, "--trace-id-from needs a non-empty string"), -1;
+		o->trace_id_from = v;
+		return 1;
+	case OPT_SAMPLE_RATE:
+		if (session_rate(v, &rate) < 0)
+			return cmd_usage(cmd, "sample rate '%s' is not a number from 0 to 1", v), -1;
+		o->sample_rate = v;
+		return 1;
+	case OPT_SERVICE_VERSION:
+		if (*v == '\0')
+			return cmd_usage(cmd, "--service-version needs a non-empty string"), -1;
+		o->service_version = v;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int

@@ -58,10 +58,13 @@ segdoc_new(const char *id, const char *name, const char *trace_id, const char *p
 	json_object_object_add(d->o, "id", json_object_new_string(id));
 	json_object_object_add(d->o, "name", new_str(name));
 	json_object_object_add(d->o, "trace_id", json_object_new_string(trace_id));
-	json_object_object_add(d->o, "parent_id", json_object_new_string(parent_id));
-	json_object_object_add(d->o, "type", json_object_new_string("subsegment"));
+	/* A segment is the top of its trace: no parent, no type, no namespace. */
+	if (parent_id) {
+		json_object_object_add(d->o, "parent_id", json_object_new_string(parent_id));
+		json_object_object_add(d->o, "type", json_object_new_string("subsegment"));
+	}
 	json_object_object_add(d->o, "start_time", new_time(start_time));
-	if (ns)
+	if (ns && parent_id)
 		json_object_object_add(d->o, "namespace", json_object_new_string(ns));
 	return d;
 }
@@ -560,5 +563,95 @@ segdoc_annotations(const struct segdoc *d)
 		free(out);
 		out = next;
 	}
+	return out;
+}
+
+int
+segdoc_is_segment(const struct segdoc *d)
+{
+	return !json_object_object_get_ex(d->o, "type", NULL);
+}
+
+void
+segdoc_set_service(struct segdoc *d, const struct seg_service *v)
+{
+	if (v->origin)
+		json_object_object_add(d->o, "origin", json_object_new_string(v->origin));
+	if (v->version)
+		json_object_object_add(child(d->o, "service"), "version", new_str(v->version));
+	if (v->instance_id)
+		json_object_object_add(child(child(d->o, "aws"), "ec2"), "instance_id",
+		    new_str(v->instance_id));
+}
+
+char *
+segdoc_batch(char *const *docs, const size_t *lens, size_t n, size_t *len)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	const char *text;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string_len(docs[i], (int)lens[i]));
+	json_object_object_add(o, "TraceSegmentDocuments", a);
+	text = json_object_to_json_string_length(o, TEXT_FLAGS, len);
+	out = xmalloc(*len + 1);
+	memcpy(out, text, *len + 1);
+	json_object_put(o);
+	return out;
+}
+
+/* A string member of o, or "". */
+static const char *
+str_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return "";
+}
+
+int
+segdoc_unprocessed(const char *json, size_t len,
+    void (*fn)(void *, const char *, const char *, const char *), void *arg)
+{
+	json_object *o = parse_strict(json, len), *a;
+	size_t n;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -1;
+	}
+	n = json_object_object_get_ex(o, "UnprocessedTraceSegments", &a) &&
+	    json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		fn(arg, str_member(e, "Id"), str_member(e, "ErrorCode"), str_member(e, "Message"));
+	}
+	json_object_put(o);
+	return (int)n;
+}
+
+char *
+segdoc_api_error(const char *json, size_t len)
+{
+	json_object *o = parse_strict(json, len);
+	const char *type, *msg;
+	char *both, *out = NULL;
+
+	if (o && json_object_is_type(o, json_type_object)) {
+		type = str_member(o, "__type");
+		if (*(msg = str_member(o, "message")) == '\0')
+			msg = str_member(o, "Message");
+		if (strchr(type, '#'))
+			type = strchr(type, '#') + 1;
+		both = xasprintf("%s%s%s", type, *type && *msg ? ": " : "", msg);
+		if (*both)
+			out = utf8_sanitize(both);
+		free(both);
+	}
+	json_object_put(o);
 	return out;
 }

@@ -1,6 +1,7 @@
 /*
- * segdoc.h: X-Ray subsegment documents. The only user of json-c: documents
- * are built, changed, checked and serialised here and nowhere else.
+ * segdoc.h: X-Ray segment and subsegment documents. The only user of json-c:
+ * documents, and the API's bodies that carry them, are built, changed,
+ * checked and serialised here and nowhere else.
  */
 #ifndef XRAY_SEG_SEGDOC_H
 #define XRAY_SEG_SEGDOC_H
@@ -45,7 +46,17 @@ struct seg_aws {
 	size_t ntables;
 };
 
-/* A new open subsegment; ns may be NULL. Strings are copied. */
+/* What a segment says about the service it stands for; NULL fields are left out. */
+struct seg_service {
+	const char *origin;      /* AWS::EC2::Instance... */
+	const char *version;     /* service.version */
+	const char *instance_id; /* aws.ec2.instance_id */
+};
+
+/*
+ * A new open subsegment; ns may be NULL. With parent_id NULL, a segment (the
+ * top of a trace) instead, which has no namespace. Strings are copied.
+ */
 struct segdoc *segdoc_new(const char *id, const char *name, const char *trace_id,
     const char *parent_id, const char *start_time, const char *ns);
 
@@ -99,6 +110,29 @@ int segdoc_get_flag(const struct segdoc *d, const char *key);
 
 /* The annotations of d as "k=v k=v" (JSON values); caller frees. */
 char *segdoc_annotations(const struct segdoc *d);
+
+/* Non-zero if d is a segment rather than a subsegment. */
+int segdoc_is_segment(const struct segdoc *d);
+
+/* Record origin, service version and EC2 instance of segment d. */
+void segdoc_set_service(struct segdoc *d, const struct seg_service *v);
+
+/*
+ * The PutTraceSegments request body for n documents (each docs[i] of lens[i]
+ * bytes): {"TraceSegmentDocuments":["...",...]}. Caller frees.
+ */
+char *segdoc_batch(char *const *docs, const size_t *lens, size_t n, size_t *len);
+
+/*
+ * Call fn(arg, id, error_code, message) for each UnprocessedTraceSegments
+ * entry of a PutTraceSegments response; their number, or -1 if json is not
+ * a JSON object.
+ */
+int segdoc_unprocessed(const char *json, size_t len,
+    void (*fn)(void *, const char *, const char *, const char *), void *arg);
+
+/* "Type: message" of an AWS JSON error body, or NULL. Caller frees. */
+char *segdoc_api_error(const char *json, size_t len);
 
 /*
  * A copy of name fit for X-Ray: valid UTF-8, only the characters X-Ray

@@ -51,19 +51,115 @@ context_missing(struct session *s)
 }
 
 int
-session_start(struct session *s, const char *cmd)
+session_transport(const char *v, enum transport *t)
+{
+	static const char *names[] = { "udp", "api", "stdout" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*t = (enum transport)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+session_rate(const char *v, double *rate)
+{
+	char *end;
+
+	errno = 0;
+	*rate = strtod(v, &end);
+	if (errno || end == v || *end || !(*rate >= 0 && *rate <= 1) || !is_json_number(v))
+		return -1;
+	return 0;
+}
+
+static void
+read_settings(struct session *s)
+{
+	const char *v = getenv("XRAY_SEG_TRANSPORT");
+
+	s->daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
+	if (v && *v && session_transport(v, &s->transport) < 0)
+		warnmsg("%s: XRAY_SEG_TRANSPORT '%s' is not udp, api or stdout; using udp",
+		    s->cmd, v);
+	s->service_version = getenv("XRAY_SEG_SERVICE_VERSION");
+	if (s->service_version && *s->service_version == '\0')
+		s->service_version = NULL;
+}
+
+void
+session_start_quiet(struct session *s, const char *cmd)
 {
 	memset(s, 0, sizeof(*s));
 	s->cmd = cmd;
 	s->header = getenv("_X_AMZN_TRACE_ID");
 	s->enabled = sdk_enabled();
 	s->st = tracectx_parse(s->header, &s->ctx);
-	s->daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
-	if (!s->enabled)
-		return EXIT_OK;
-	s->recording = s->st == CTX_RECORDING;
-	if (s->st == CTX_MISSING || s->st == CTX_INVALID)
+	read_settings(s);
+	s->recording = s->enabled && s->st == CTX_RECORDING;
+}
+
+int
+session_start(struct session *s, const char *cmd)
+{
+	session_start_quiet(s, cmd);
+	if (s->enabled && (s->st == CTX_MISSING || s->st == CTX_INVALID))
 		return context_missing(s);
+	return EXIT_OK;
+}
+
+/* The rate of roots we start: the option's, else the environment's, else all. */
+static double
+sample_rate(const struct session *s, const char *given)
+{
+	const char *v = given ? given : getenv("XRAY_SEG_SAMPLE_RATE");
+	double rate = 1;
+
+	if (v && *v && session_rate(v, &rate) < 0) {
+		warnmsg("%s: XRAY_SEG_SAMPLE_RATE '%s' is not a number from 0 to 1; tracing all",
+		    s->cmd, v);
+		rate = 1;
+	}
+	return rate;
+}
+
+/*
+ * The decision follows from the trace id's last 32 random bits, so every job
+ * that joins one trace by --trace-id-from decides the same way.
+ */
+static int
+sampled(const char *root, double rate)
+{
+	unsigned long r = strtoul(root + TRACE_ID_LEN - 8, NULL, 16);
+
+	return rate >= 1 || (double)r < rate * 4294967296.0;
+}
+
+int
+session_start_root(struct session *s, const char *cmd, const struct root_opts *o)
+{
+	int joinable;
+
+	session_start_quiet(s, cmd);
+	joinable = s->st == CTX_MISSING || (s->st == CTX_PASSTHROUGH && s->ctx.sampled != '0');
+	/* In Lambda the function's segment is Lambda's own: never start another. */
+	if (!joinable || !s->enabled || getenv("AWS_LAMBDA_FUNCTION_NAME")) {
+		session_end(s);
+		return session_start(s, cmd);
+	}
+	if (o->service_version)
+		s->service_version = o->service_version;
+	if (s->st == CTX_MISSING && o->trace_id_from)
+		ids_trace_from(o->trace_id_from, s->ctx.root);
+	else if (s->st == CTX_MISSING)
+		ids_trace_new(s->ctx.root);
+	s->rooted = 1;
+	s->recording = s->enabled &&
+	    (s->ctx.sampled == '1' || sampled(s->ctx.root, sample_rate(s, o->sample_rate)));
+	s->ctx.sampled = s->recording ? '1' : '0';
+	s->st = s->recording ? CTX_RECORDING : CTX_UNSAMPLED;
 	return EXIT_OK;
 }
 
@@ -73,6 +169,17 @@ session_end(struct session *s)
 	tracectx_free(&s->ctx);
 	free(s->state_dir);
 	s->state_dir = NULL;
+}
+
+static void
+warn_state(struct session *s, int e)
+{
+	if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
+		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
+		    state_strerror(e));
+	else
+		warnmsg("%s: cannot keep state in %s: %s; not recording", s->cmd, s->state_dir,
+		    strerror(e));
 }
 
 int
@@ -85,14 +192,19 @@ session_trace(struct session *s, int create, struct trace **t)
 	if (state_open(s->state_dir, s->ctx.root, create, t) == 0)
 		return 0;
 	e = errno;
-	if (e == ENOENT && !create)
-		return -1;
-	if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
-		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
-		    state_strerror(e));
-	else
-		warnmsg("%s: cannot keep state in %s: %s; not recording", s->cmd, s->state_dir,
-		    strerror(e));
+	if (e != ENOENT || create)
+		warn_state(s, e);
 	errno = e;
+	return -1;
+}
+
+int
+session_each_trace(struct session *s, int (*fn)(void *, const char *), void *arg)
+{
+	if (s->state_dir == NULL)
+		s->state_dir = state_dir_path();
+	if (state_traces(s->state_dir, fn, arg) == 0 || errno == ENOENT)
+		return 0;
+	warn_state(s, errno);
 	return -1;
 }

@@ -1,13 +1,24 @@
 /*
  * session.h: what one xray-seg call knows about its surroundings: the trace
- * context, whether it records, where its state lives, where the daemon is.
- * Every setting taken from the environment is read here and only here.
+ * context, whether it records, where its state lives, where documents go.
+ * Every setting of xray-seg's own taken from the environment is read here and
+ * only here (AWS credentials are the API emitter's, CI facts runenv's).
  */
 #ifndef XRAY_SEG_SESSION_H
 #define XRAY_SEG_SESSION_H
 
 #include "state.h"
 #include "tracectx.h"
+
+/* How finished documents leave: the daemon, the X-Ray API, or standard output. */
+enum transport { TRANSPORT_UDP, TRANSPORT_API, TRANSPORT_STDOUT };
+
+/* What a call that may start a trace of its own asks for. */
+struct root_opts {
+	const char *trace_id_from;   /* --trace-id-from, or NULL */
+	const char *sample_rate;     /* --sample-rate (checked), or NULL */
+	const char *service_version; /* --service-version, or NULL */
+};
 
 struct session {
 	const char *cmd;        /* command name, for messages */
@@ -18,6 +29,9 @@ struct session {
 	int recording;          /* subsegments are recorded and sent */
 	const char *daemon;     /* AWS_XRAY_DAEMON_ADDRESS, or NULL */
 	char *state_dir;        /* owned */
+	enum transport transport;
+	int rooted;             /* this call starts the trace: its unit is a segment */
+	const char *service_version; /* of a segment we start */
 };
 
 /*
@@ -26,6 +40,29 @@ struct session {
  * status that policy wants (EXIT_RUNTIME for RUNTIME_ERROR, else EXIT_OK).
  */
 int session_start(struct session *s, const char *cmd);
+
+/* As session_start, without a word about a missing or invalid context. */
+void session_start_quiet(struct session *s, const char *cmd);
+
+/*
+ * As session_start, but outside Lambda, when there is no trace to join or
+ * only a Root to join, start a trace (or a segment in that Root) instead:
+ * s->rooted is set, s->ctx holds the trace with an empty Parent, and
+ * s->recording says whether it is sampled.
+ */
+int session_start_root(struct session *s, const char *cmd, const struct root_opts *o);
+
+/*
+ * Call fn(arg, root) for every trace with state in the state directory.
+ * 0, or -1 (said on stderr) if the directory is refused.
+ */
+int session_each_trace(struct session *s, int (*fn)(void *, const char *), void *arg);
+
+/* Parse a transport name; -1 if v is none. */
+int session_transport(const char *v, enum transport *t);
+
+/* Parse a sample rate, a decimal from 0 to 1; -1 if v is none. */
+int session_rate(const char *v, double *rate);
 
 void session_end(struct session *s);
 

@@ -178,6 +178,25 @@ sweep(int rootfd, const char *keep)
 	closedir(d);
 }
 
+int
+state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
+{
+	int rootfd = open_private_dir(AT_FDCWD, dir, 0), r = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (rootfd < 0)
+		return -1;
+	if ((d = dir_stream(rootfd)) != NULL) {
+		while (r == 0 && (e = readdir(d)) != NULL)
+			if (tracectx_valid_root(e->d_name))
+				r = fn(arg, e->d_name);
+		closedir(d);
+	}
+	close(rootfd);
+	return 0;
+}
+
 /* One attempt at opening and locking the trace directory; 1 means try again. */
 static int
 open_trace_once(struct trace *t, const char *root, int create, int *made)

@@ -26,6 +26,12 @@ struct trace;
  */
 int state_open(const char *dir, const char *root, int create, struct trace **out);
 
+/*
+ * Call fn(arg, root) for each trace under dir, until fn returns non-zero.
+ * -1 with errno as state_open's when dir is refused or absent (ENOENT).
+ */
+int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
+
 /* Unlock and free t; with tidy, first remove the trace's state if nothing is left. */
 void state_close(struct trace *t, int tidy);
 

@@ -5,10 +5,14 @@
 #include <string.h>
 
 #include "emit.h"
+#include "transport.h"
+#include "runenv.h"
 #include "subseg.h"
 #include "util.h"
 
 #define FILE_NAME_LEN (ID_LEN + 6)
+/* The id of the trace's segment while it is open: later ends may wait for it. */
+#define ROOT_FILE "root"
 
 static void
 file_name(char out[FILE_NAME_LEN], const char *id, const char *kind)
@@ -18,7 +22,7 @@ file_name(char out[FILE_NAME_LEN], const char *id, const char *kind)
 
 int
 subseg_begin(struct session *s, struct trace *t, const char *id, const char *name,
-    const char *parent, const char *ns, const char *start, int push)
+    const char *parent, const char *ns, const char *start, enum push push)
 {
 	char top[ID_LEN + 1], f[FILE_NAME_LEN];
 	struct segdoc *d;
@@ -26,14 +30,20 @@ subseg_begin(struct session *s, struct trace *t, const char *id, const char *nam
 	char *text;
 	int r;
 
-	if (parent == NULL)
+	if (s->rooted)
+		parent = NULL;
+	else if (parent == NULL)
 		parent = state_top(t, s->ctx.parent, top) == 0 ? top : s->ctx.parent;
 	d = segdoc_new(id, name, s->ctx.root, parent, start, ns);
+	if (s->rooted)
+		runenv_describe(d, s->service_version);
 	text = segdoc_text(d, &len);
 	file_name(f, id, "open");
 	r = state_put(t, f, text, len, 1);
-	if (r == 0 && push)
-		r = state_push(t, s->ctx.parent, id);
+	if (r == 0 && s->rooted)
+		r = state_put(t, ROOT_FILE, id, ID_LEN, 0);
+	if (r == 0 && push != PUSH_NONE)
+		r = state_push(t, push == PUSH_OWN ? id : s->ctx.parent, id);
 	if (r < 0)
 		warnmsg("%s: cannot record subsegment %s: %s", s->cmd, id, strerror(errno));
 	free(text);
@@ -101,22 +111,123 @@ subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d
 	return r;
 }
 
-static void
-warn_kept(struct session *s, const struct emitter *e, int err, size_t n)
-{
-	const char *why = err == ECONNREFUSED ? "nothing is listening there" :
-	    err == EINVAL ? "not an address" : strerror(err);
 
-	warnmsg("%s: cannot send to the X-Ray daemon at %s (%s); %zu document%s kept for "
-	    "'xray-seg send'", s->cmd, e->where, why, n, n == 1 ? "" : "s");
+static int
+count_one(void *arg, const char *name)
+{
+	(void)name;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* Store a finished document for a later send, within the bound on what a trace keeps. */
+static int
+keep(struct session *s, struct trace *t, const char *id, const char *text, size_t len)
+{
+	char done[FILE_NAME_LEN];
+	size_t n = 0;
+
+	state_each(t, ".done", count_one, &n);
+	if (n >= SUBSEG_KEEP_MAX) {
+		warnmsg("%s: this trace already keeps %zu undelivered documents; subsegment %s "
+		    "is dropped", s->cmd, n, id);
+		return -1;
+	}
+	file_name(done, id, "done");
+	if (state_put(t, done, text, len, 0) < 0) {
+		warnmsg("%s: cannot keep subsegment %s: %s; it is lost", s->cmd, id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The documents of one delivery: what the trace keeps, and perhaps one new one. */
+struct batch {
+	struct session *s;
+	struct trace *t;
+	struct outdoc *docs;
+	char **texts;       /* owned copies of kept documents, NULL for the new one */
+	size_t n, cap;
+};
+
+static void
+batch_add(struct batch *b, const char *id, char *text, size_t len, int owned)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->docs = xrealloc(b->docs, b->cap * sizeof(*b->docs));
+		b->texts = xrealloc(b->texts, b->cap * sizeof(*b->texts));
+	}
+	memset(&b->docs[b->n], 0, sizeof(b->docs[b->n]));
+	b->docs[b->n].text = text;
+	b->docs[b->n].len = len;
+	snprintf(b->docs[b->n].id, sizeof(b->docs[b->n].id), "%s", id);
+	b->texts[b->n++] = owned ? text : NULL;
+}
+
+static int
+batch_kept(void *arg, const char *name)
+{
+	struct batch *b = arg;
+	char id[ID_LEN + 1], *text;
+	size_t len;
+
+	if (strlen(name) != ID_LEN + 5 || state_get(b->t, name, &text, &len) < 0)
+		return 0;
+	snprintf(id, sizeof(id), "%.*s", ID_LEN, name);
+	batch_add(b, id, text, len, 1);
+	return 0;
+}
+
+/*
+ * Deliver the batch; a kept document that left (or was refused) is forgotten,
+ * a new one that did not is kept. 0, or -1 if anything is still kept.
+ */
+static int
+batch_send(struct batch *b)
+{
+	char name[FILE_NAME_LEN];
+	int r = 0;
+
+	transport_send(b->s, b->docs, b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		struct outdoc *d = &b->docs[i];
+
+		file_name(name, d->id, "done");
+		if (b->texts[i] && d->fate != FATE_KEEP)
+			state_del(b->t, name);
+		else if (b->texts[i] == NULL && d->fate == FATE_KEEP)
+			keep(b->s, b->t, d->id, d->text, d->len);
+		r |= d->fate == FATE_KEEP ? -1 : 0;
+		free(b->texts[i]);
+	}
+	free(b->docs);
+	free(b->texts);
+	return r;
+}
+
+/*
+ * Whether the document of subsegment id waits for its segment: the API takes
+ * many documents per request, so while the trace's segment is open here its
+ * subsegments go with it, or whenever a request's worth has gathered.
+ */
+static int
+waits(struct session *s, struct trace *t, const struct segdoc *d)
+{
+	size_t n = 0;
+
+	if (s->transport != TRANSPORT_API || segdoc_is_segment(d) || !state_has(t, ROOT_FILE))
+		return 0;
+	state_each(t, ".done", count_one, &n);
+	return n + 1 < TRANSPORT_BATCH;
 }
 
 int
 subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_end *e)
 {
-	char open[FILE_NAME_LEN], done[FILE_NAME_LEN];
+	char open[FILE_NAME_LEN];
 	struct segdoc *d = subseg_load(s, t, id);
-	struct emitter em;
+	struct batch b = { s, t, NULL, NULL, 0, 0 };
 	int shrunk, r = 0;
 	size_t len;
 	char *text;
@@ -129,65 +240,29 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 		warnmsg("%s: subsegment %s was over %zu bytes: metadata, causes or annotations were "
 		    "cut (marked in the document)", s->cmd, id, (size_t)DOCUMENT_MAX);
 	file_name(open, id, "open");
-	file_name(done, id, "done");
-	/* Sent first, forgotten after: a call killed between the two loses nothing. */
-	if (emit_open(&em, s->daemon) == 0 && emit_send(&em, text, len) == 0) {
-		state_del(t, open);
+	if (waits(s, t, d)) {
+		keep(s, t, id, text, len);
 	} else {
-		int err = errno;
-
-		if (state_put(t, done, text, len, 0) == 0)
-			state_del(t, open);
-		warn_kept(s, &em, err, 1);
-		r = -1;
+		/* What waited (or was kept before) goes along. */
+		if (s->transport == TRANSPORT_API || segdoc_is_segment(d))
+			state_each(t, ".done", batch_kept, &b);
+		batch_add(&b, id, text, len, 0);
+		r = batch_send(&b);
 	}
-	emit_close(&em);
+	/* Sent (or kept) first, forgotten after: a call killed between loses nothing. */
+	state_del(t, open);
+	if (segdoc_is_segment(d))
+		state_del(t, ROOT_FILE);
 	free(text);
 	segdoc_free(d);
 	return r;
 }
 
-struct flush {
-	struct session *s;
-	struct trace *t;
-	struct emitter em;
-	int err;      /* first failure, 0 if none */
-	size_t kept;
-};
-
-static int
-flush_one(void *arg, const char *name)
-{
-	struct flush *f = arg;
-	char *text;
-	size_t len;
-
-	if (f->err) {
-		f->kept++;
-		return 0;
-	}
-	if (state_get(f->t, name, &text, &len) < 0)
-		return 0;
-	if (emit_send(&f->em, text, len) == 0) {
-		state_del(f->t, name);
-	} else {
-		f->err = errno;
-		f->kept++;
-	}
-	free(text);
-	return 0;
-}
-
 int
 subseg_flush(struct session *s, struct trace *t)
 {
-	struct flush f = { s, t, { -1, "" }, 0, 0 };
+	struct batch b = { s, t, NULL, NULL, 0, 0 };
 
-	if (emit_open(&f.em, s->daemon) < 0)
-		f.err = errno;
-	state_each(t, ".done", flush_one, &f);
-	if (f.kept)
-		warn_kept(s, &f.em, f.err, f.kept);
-	emit_close(&f.em);
-	return f.kept ? -1 : 0;
+	state_each(t, ".done", batch_kept, &b);
+	return batch_send(&b);
 }

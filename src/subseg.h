@@ -9,14 +9,24 @@
 #include "session.h"
 #include "state.h"
 
+/* Undelivered documents a trace keeps at most. */
+#define SUBSEG_KEEP_MAX 1000
+
+/* Where a new subsegment goes on the stacks of scopes. */
+enum push {
+	PUSH_NONE,   /* on none: exec's children find it by their context */
+	PUSH_SCOPE,  /* innermost of the caller's scope */
+	PUSH_OWN,    /* innermost of its own scope: a context naming it finds it */
+};
+
 /*
  * Record a new open subsegment id (start time start) under parent, or when
  * parent is NULL under the innermost open one of the scope, else under the
- * context's Parent. With push it becomes the scope's innermost. 0 or -1
- * (said on stderr).
+ * context's Parent. When s is rooted, record the trace's segment instead.
+ * 0 or -1 (said on stderr).
  */
 int subseg_begin(struct session *s, struct trace *t, const char *id, const char *name,
-    const char *parent, const char *ns, const char *start, int push);
+    const char *parent, const char *ns, const char *start, enum push push);
 
 /*
  * The subsegment a command without --id means: the scope's innermost open
@@ -32,7 +42,11 @@ struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
 /* Store d as the open subsegment id. 0 or -1 (said on stderr). */
 int subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d);
 
-/* Finish open subsegment id with e and deliver it, or keep it for send. */
+/*
+ * Finish open subsegment id with e and deliver it, or keep it for send; with
+ * the API, while the trace's segment is open, it waits to go with it. A
+ * segment takes along everything its trace keeps.
+ */
 int subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_end *e);
 
 /* Deliver every kept document of the trace. 0, or -1 if some are still kept. */

@@ -146,6 +146,14 @@ tracectx_free(struct tracectx *c)
 char *
 tracectx_format(const struct tracectx *c, const char *parent)
 {
-	return xasprintf("Root=%s;Parent=%s;Sampled=1%s%s", c->root, parent,
-	    c->extra ? ";" : "", c->extra ? c->extra : "");
+	return xasprintf("Root=%s;Parent=%s;Sampled=%c%s%s", c->root, parent,
+	    c->sampled == '0' ? '0' : '1', c->extra ? ";" : "", c->extra ? c->extra : "");
+}
+
+char *
+tracectx_traceparent(const struct tracectx *c, const char *parent)
+{
+	/* "1-" epoch "-" random is the W3C trace id with two dashes put in. */
+	return xasprintf("00-%.8s%.24s-%s-%s", c->root + 2, c->root + 11, parent,
+	    c->sampled == '0' ? "00" : "01");
 }

@@ -26,8 +26,11 @@ enum ctx_state tracectx_parse(const char *s, struct tracectx *c);
 /* Release what tracectx_parse allocated. */
 void tracectx_free(struct tracectx *c);
 
-/* "Root=..;Parent=<parent>;Sampled=1[;extra]"; caller frees. */
+/* "Root=...;Parent=<parent>;Sampled=1[;extra]" (0 if c is sampled out); caller frees. */
 char *tracectx_format(const struct tracectx *c, const char *parent);
+
+/* The same context as a W3C traceparent: "00-<trace>-<parent>-01"; caller frees. */
+char *tracectx_traceparent(const struct tracectx *c, const char *parent);
 
 /* Non-zero if s is a well-formed trace id (1-8hex-24hex, lowercase). */
 int tracectx_valid_root(const char *s);

@@ -1,0 +1,94 @@
+/* transport.c: documents out by UDP, the API or standard output (see transport.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emit.h"
+#include "emit_api.h"
+#include "transport.h"
+#include "util.h"
+
+static void
+warn_kept(const char *cmd, const char *what, size_t n)
+{
+	warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", cmd, what, n,
+	    n == 1 ? "" : "s");
+}
+
+/* After the first failure the rest is kept untried: the cause is the same. */
+static size_t
+keep_rest(struct outdoc *docs, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++)
+		docs[i].fate = FATE_KEEP;
+	return n - from;
+}
+
+static size_t
+send_udp(struct session *s, struct outdoc *docs, size_t n)
+{
+	struct emitter em;
+	char what[400];
+	size_t i = 0, kept = 0;
+	int err = 0;
+
+	if (emit_open(&em, s->daemon) < 0)
+		err = errno;
+	while (err == 0 && i < n) {
+		if (emit_send(&em, docs[i].text, docs[i].len) < 0)
+			err = errno;
+		else
+			docs[i++].fate = FATE_SENT;
+	}
+	if (err) {
+		kept = keep_rest(docs, i, n);
+		snprintf(what, sizeof(what), "cannot send to the X-Ray daemon at %s (%s)", em.where,
+		    err == ECONNREFUSED ? "nothing is listening there" :
+		    err == EINVAL ? "not an address" : strerror(err));
+		warn_kept(s->cmd, what, kept);
+	}
+	emit_close(&em);
+	return kept;
+}
+
+static size_t
+send_stdout(struct session *s, struct outdoc *docs, size_t n)
+{
+	char what[200];
+	size_t kept;
+
+	for (size_t i = 0; i < n; i++) {
+		if (writeall(STDOUT_FILENO, docs[i].text, docs[i].len) < 0 ||
+		    writeall(STDOUT_FILENO, "\n", 1) < 0) {
+			kept = keep_rest(docs, i, n);
+			snprintf(what, sizeof(what), "cannot write documents to standard output (%s)",
+			    strerror(errno));
+			warn_kept(s->cmd, what, kept);
+			return kept;
+		}
+		docs[i].fate = FATE_SENT;
+	}
+	return 0;
+}
+
+size_t
+transport_send(struct session *s, struct outdoc *docs, size_t n)
+{
+	size_t kept = 0;
+
+	if (n == 0)
+		return 0;
+	switch (s->transport) {
+	case TRANSPORT_UDP:
+		return send_udp(s, docs, n);
+	case TRANSPORT_STDOUT:
+		return send_stdout(s, docs, n);
+	case TRANSPORT_API:
+		emit_api_send(s->cmd, docs, n);
+		break;
+	}
+	for (size_t i = 0; i < n; i++)
+		kept += docs[i].fate == FATE_KEEP;
+	return kept;
+}
