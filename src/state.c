@@ -112,37 +112,52 @@ remove_contents(int fd)
 	closedir(d);
 }
 
+/* What a trace directory holds: open and kept documents, an open segment. */
+struct contents {
+	size_t open, done;
+	int root;
+};
+
 static int
-has_documents(int fd, size_t *count, int stop_at_first)
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void
+count_contents(int fd, struct contents *c, int stop_at_first)
 {
 	DIR *d;
 	struct dirent *e;
-	size_t n = 0;
 
-	if ((d = dir_stream(fd)) == NULL)
-		return 1; /* cannot tell: keep the state */
+	memset(c, 0, sizeof(*c));
+	if ((d = dir_stream(fd)) == NULL) {
+		c->open = 1; /* cannot tell: keep the state */
+		return;
+	}
 	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-
-		if (len > 5 && (strcmp(e->d_name + len - 5, ".open") == 0 ||
-		    strcmp(e->d_name + len - 5, ".done") == 0)) {
-			n++;
-			if (stop_at_first)
-				break;
-		}
+		c->open += ends_with(e->d_name, ".open");
+		c->done += ends_with(e->d_name, ".done");
+		c->root |= strcmp(e->d_name, "root") == 0;
+		if (stop_at_first && c->open + c->done > 0)
+			break;
 	}
 	closedir(d);
-	if (count)
-		*count = n;
-	return n > 0;
 }
 
-/* Remove trace directory name under rootfd if untouched for too long and unlocked. */
+/*
+ * Remove trace directory name under rootfd if untouched for too long and
+ * unlocked. Open subsegments outlive any Lambda invocation after 15 minutes;
+ * a trace with an open segment (a CI job) or undelivered documents waits a
+ * day, and what it still holds then is dropped with a warning.
+ */
 static void
 sweep_one(int rootfd, const char *name, time_t now)
 {
+	struct contents c;
 	struct stat st;
-	size_t n = 0;
 	int fd, lfd;
 
 	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
@@ -152,11 +167,17 @@ sweep_one(int rootfd, const char *name, time_t now)
 		return;
 	lfd = openat(fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
-		has_documents(fd, &n, 0);
-		if (n > 0)
-			warnmsg("removing stale state of trace %s (%zu documents)", name, n);
-		remove_contents(fd);
-		unlinkat(rootfd, name, AT_REMOVEDIR);
+		count_contents(fd, &c, 0);
+		if ((c.done == 0 && !c.root) || st.st_mtime <= now - STATE_KEEP_SECONDS) {
+			if (c.done > 0)
+				warnmsg("dropping %zu undelivered document%s of trace %s, kept for over "
+				    "a day", c.done, c.done == 1 ? "" : "s", name);
+			else if (c.open > 0)
+				warnmsg("removing stale state of trace %s (%zu open subsegment%s)", name,
+				    c.open, c.open == 1 ? "" : "s");
+			remove_contents(fd);
+			unlinkat(rootfd, name, AT_REMOVEDIR);
+		}
 	}
 	if (lfd >= 0)
 		close(lfd);
@@ -267,10 +288,14 @@ state_open(const char *dir, const char *root, int create, struct trace **out)
 void
 state_close(struct trace *t, int tidy)
 {
+	struct contents c;
+
 	if (t == NULL)
 		return;
 	/* Unlink everything, lock last, while holding the lock: see open_trace_once. */
-	if (tidy && !has_documents(t->dirfd, NULL, 1)) {
+	if (tidy)
+		count_contents(t->dirfd, &c, 1);
+	if (tidy && c.open + c.done == 0) {
 		remove_contents(t->dirfd);
 		unlinkat(t->rootfd, t->root, AT_REMOVEDIR);
 	}

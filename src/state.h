@@ -16,6 +16,8 @@
 
 /* Trace state untouched for longer than a Lambda invocation can last. */
 #define STATE_STALE_SECONDS (15 * 60)
+/* Trace state with an open segment or undelivered documents: a day. */
+#define STATE_KEEP_SECONDS (24 * 60 * 60)
 
 struct trace;
 

@@ -114,32 +114,37 @@ refused() {
 	assert_no_datagrams
 }
 
-@test "stale trace directories (untouched > 15 min) are removed, with a warning if they held documents" {
+@test "stale traces: open work goes after 15 min with a warning, kept documents after a day" {
 	lambda_ctx
 	mkdir -m 700 "$XRAY_SEG_STATE_DIR"
-	printf -v stale_docs '1-%08x-%s' $((EPOCHSECONDS - 3600)) "$(hex 24)"
-	printf -v stale_empty '1-%08x-%s' $((EPOCHSECONDS - 3600)) "$(hex 24)"
+	printf -v stale_open '1-%08x-%s' $((EPOCHSECONDS - 3600)) "$(hex 24)"
+	printf -v kept '1-%08x-%s' $((EPOCHSECONDS - 3600)) "$(hex 24)"
+	printf -v stale_kept '1-%08x-%s' $((EPOCHSECONDS - 90000)) "$(hex 24)"
 	printf -v fresh '1-%08x-%s' $((EPOCHSECONDS - 300)) "$(hex 24)"
 	old=$(hex 16)
-	for r in "$stale_docs" "$stale_empty" "$fresh"; do
+	for r in "$stale_open" "$kept" "$stale_kept" "$fresh"; do
 		mkdir -m 700 "$XRAY_SEG_STATE_DIR/$r"
 		: >"$XRAY_SEG_STATE_DIR/$r/lock"
+		printf '{"id":"%s","name":"old","trace_id":"%s","parent_id":"%s","type":"subsegment","start_time":1,"end_time":2}' \
+			"$old" "$r" "$(hex 16)" >"$XRAY_SEG_STATE_DIR/$r/$old.done"
 	done
-	printf '{"format":"json","version":1}\n{"id":"%s","name":"old","trace_id":"%s","parent_id":"%s","type":"subsegment","start_time":1,"end_time":2}' \
-		"$old" "$stale_docs" "$(hex 16)" >"$XRAY_SEG_STATE_DIR/$stale_docs/$old.done"
-	cp "$XRAY_SEG_STATE_DIR/$stale_docs/$old.done" "$XRAY_SEG_STATE_DIR/$fresh/$old.done"
-	age_tree "$XRAY_SEG_STATE_DIR/$stale_docs" '20 minutes ago'
-	age_tree "$XRAY_SEG_STATE_DIR/$stale_empty" '16 minutes ago'
+	mv "$XRAY_SEG_STATE_DIR/$stale_open/$old.done" "$XRAY_SEG_STATE_DIR/$stale_open/$old.open"
+	age_tree "$XRAY_SEG_STATE_DIR/$stale_open" '20 minutes ago'
+	age_tree "$XRAY_SEG_STATE_DIR/$kept" '20 minutes ago'
+	age_tree "$XRAY_SEG_STATE_DIR/$stale_kept" '25 hours ago'
 	age_tree "$XRAY_SEG_STATE_DIR/$fresh" '5 minutes ago'
 
 	run -0 --separate-stderr xs begin cleaner
-	assert_warning
-	[ ! -e "$XRAY_SEG_STATE_DIR/$stale_docs" ]
-	[ ! -e "$XRAY_SEG_STATE_DIR/$stale_empty" ]
+	[ "$(printf '%s\n' "$stderr" | grep -c 'xray-seg: warning: ')" -eq 2 ]
+	[[ $stderr == *"removing stale state of trace $stale_open (1 open subsegment)"* ]]
+	[[ $stderr == *"dropping 1 undelivered document of trace $stale_kept, kept for over a day"* ]]
+	[ ! -e "$XRAY_SEG_STATE_DIR/$stale_open" ]
+	[ ! -e "$XRAY_SEG_STATE_DIR/$stale_kept" ]
+	[ -f "$XRAY_SEG_STATE_DIR/$kept/$old.done" ]
 	[ -f "$XRAY_SEG_STATE_DIR/$fresh/$old.done" ]
 	run -0 --separate-stderr xs end
 	assert_stderr_empty
-	wait_docs 1 # the stale document is dropped, not sent
+	wait_docs 1 # the dropped documents are not sent
 	doc cleaner >/dev/null
 }
 
