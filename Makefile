@@ -105,7 +105,7 @@ FUZZ_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(SRCS))
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZERS); do \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE $(JSONC_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(JSONC_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	    -o build/fuzz/$$f test/fuzz/fuzz_$$f.c $(FUZZ_SRCS) $(JSONC_LIBS) || exit 1; \
 	  mkdir -p build/fuzz/corpus-$$f; \
 	  echo "fuzz $$f: $(FUZZ_SECONDS) s"; \

@@ -1,4 +1,4 @@
-/* libFuzzer target: metadata JSON and state documents through segdoc. */
+/* libFuzzer target: metadata JSON, state documents and API responses through segdoc. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,15 @@
 #include "../../src/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+unprocessed(void *arg, const char *id, const char *code, const char *message)
+{
+	/* Every entry comes with three strings, empty when absent. */
+	if (id == NULL || code == NULL || message == NULL)
+		abort();
+	++*(size_t *)arg;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,6 +45,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(text);
 		segdoc_free(d);
 	}
+	if (segdoc_json_ok(s)) {
+		/* A request body made of any document is itself one JSON value. */
+		char *doc[1] = { s }, *body;
+		size_t dlen[1] = { strlen(s) }, blen, n = 0;
+
+		body = segdoc_batch(doc, dlen, 1, &blen);
+		if (!segdoc_json_ok(body))
+			abort();
+		free(body);
+		int k = segdoc_unprocessed(s, strlen(s), unprocessed, &n);
+
+		if (k >= 0 && (size_t)k != n)
+			abort();
+	}
+	free(segdoc_api_error(s, strlen(s)));
 	free(name);
 	free(s);
 	return 0;
