@@ -68,9 +68,12 @@ session_rate(const char *v, double *rate)
 {
 	char *end;
 
+	/* Plain decimals only: strtod would also take " 1", "inf" and hex. */
+	if (strspn(v, "0123456789.") != strlen(v) || strchr(v, '.') != strrchr(v, '.'))
+		return -1;
 	errno = 0;
 	*rate = strtod(v, &end);
-	if (errno || end == v || *end || !(*rate >= 0 && *rate <= 1) || !is_json_number(v))
+	if (errno || end == v || *end || !(*rate >= 0 && *rate <= 1))
 		return -1;
 	return 0;
 }
