@@ -161,7 +161,6 @@ post(const struct curlapi *c, const struct apicfg *cfg, const char *body, size_t
 		return;
 	}
 	h = c->slist_append(h, "Content-Type: application/json");
-	h = c->slist_append(h, "Expect:");
 	if (cfg->token) {
 		/* Signed with the rest: curl signs the x-amz- headers it is given. */
 		token = xasprintf("X-Amz-Security-Token: %s", cfg->token);

@@ -148,10 +148,9 @@ session_start_root(struct session *s, const char *cmd, const struct root_opts *o
 	session_start_quiet(s, cmd);
 	joinable = s->st == CTX_MISSING || (s->st == CTX_PASSTHROUGH && s->ctx.sampled != '0');
 	/* In Lambda the function's segment is Lambda's own: never start another. */
-	if (!joinable || !s->enabled || getenv("AWS_LAMBDA_FUNCTION_NAME")) {
-		session_end(s);
-		return session_start(s, cmd);
-	}
+	if (!joinable || !s->enabled || getenv("AWS_LAMBDA_FUNCTION_NAME"))
+		return s->enabled && (s->st == CTX_MISSING || s->st == CTX_INVALID) ?
+		    context_missing(s) : EXIT_OK;
 	if (o->service_version)
 		s->service_version = o->service_version;
 	if (s->st == CTX_MISSING && o->trace_id_from)

@@ -10,23 +10,23 @@ COMMANDS=(begin end annotate metadata send exec header listen help)
 
 # The synopsis lines of the contract, and each command's long options.
 declare -gA SYNOPSIS=(
-	[begin]='xray-seg begin [--parent ID] [--namespace aws|remote] NAME'
-	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [ID]'
+	[begin]='xray-seg begin [--parent ID] [--namespace aws|remote] [--export] [--trace-id-from S] [--sample-rate R] [--service-version V] NAME'
+	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [--export] [--transport T] [ID]'
 	[annotate]='xray-seg annotate [--id ID] [--number | --bool] KEY VALUE'
 	[metadata]='xray-seg metadata [--id ID] [--namespace NS] KEY JSON'
-	[send]='xray-seg send'
-	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--] CMD [ARG...]'
+	[send]='xray-seg send [--all] [--transport T]'
+	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] [--] CMD [ARG...]'
 	[header]='xray-seg header'
 	[listen]='xray-seg listen [--port P] [--json] [--count N] [--idle S]'
 	[help]='xray-seg help [COMMAND]'
 )
 declare -gA OPTIONS=(
-	[begin]='--help --namespace --parent'
-	[end]='--cause --error --exit-code --fault --help --http-status --throttle'
+	[begin]='--export --help --namespace --parent --sample-rate --service-version --trace-id-from'
+	[end]='--cause --error --exit-code --export --fault --help --http-status --throttle --transport'
 	[annotate]='--bool --help --id --number'
 	[metadata]='--help --id --namespace'
-	[send]='--help'
-	[exec]='--aws --help --name --namespace --no-aws'
+	[send]='--all --help --transport'
+	[exec]='--aws --help --name --namespace --no-aws --sample-rate --service-version --trace-id-from --transport'
 	[header]='--help'
 	[listen]='--count --help --idle --json --port'
 	[help]='--help'
