@@ -5,14 +5,18 @@
 _xray_seg_opts()
 {
 	case $1 in
-	begin)    echo '--parent --namespace --help | --parent --namespace' ;;
-	end)      echo '--error --fault --throttle --cause --exit-code --http-status --help |' \
-	               '--cause --exit-code --http-status' ;;
+	begin)    echo '--parent --namespace --export --trace-id-from --sample-rate --service-version' \
+	               '--help | --parent --namespace --trace-id-from --sample-rate --service-version' ;;
+	end)      echo '--error --fault --throttle --cause --exit-code --http-status --export --transport' \
+	               '--help | --cause --exit-code --http-status --transport' ;;
 	annotate) echo '--id --number --bool --help | --id' ;;
 	metadata) echo '--id --namespace --help | --id --namespace' ;;
-	exec)     echo '--name --namespace --aws --no-aws --help -- | --name --namespace' ;;
+	send)     echo '--all --transport --help | --transport' ;;
+	exec)     echo '--name --namespace --aws --no-aws --trace-id-from --sample-rate --service-version' \
+	               '--transport --help -- | --name --namespace --trace-id-from --sample-rate' \
+	               '--service-version --transport' ;;
 	listen)   echo '--port --json --count --idle --help | --port --count --idle' ;;
-	send | header | help) echo '--help |' ;;
+	header | help) echo '--help |' ;;
 	esac
 }
 
@@ -61,6 +65,8 @@ _xray_seg()
 		if [[ -n $value ]]; then
 			if [[ $value == --namespace && $cmd != metadata ]]; then
 				mapfile -t COMPREPLY < <(compgen -W 'aws remote' -- "$cur")
+			elif [[ $value == --transport ]]; then
+				mapfile -t COMPREPLY < <(compgen -W 'udp api stdout' -- "$cur")
 			fi
 			return
 		fi

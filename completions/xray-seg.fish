@@ -14,7 +14,8 @@ function __xray_seg_in_options
             set skip 0
         else if test "$w" = --
             return 1
-        else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name --port --count --idle
+        else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name --port --count --idle \
+                --trace-id-from --sample-rate --service-version --transport
             set skip 1
         else if not string match -q -- '-*' $w
             return 1
@@ -32,7 +33,7 @@ function __xray_seg_exec_complete
                 set -e words[1]
                 complete --do-complete="$words"
                 return
-            case --name --namespace
+            case --name --namespace --trace-id-from --sample-rate --service-version --transport
                 set -e words[1..2]
             case '-*'
                 set -e words[1]
@@ -56,7 +57,7 @@ complete -c xray-seg -n __fish_use_subcommand -a end -d 'End a subsegment and se
 complete -c xray-seg -n __fish_use_subcommand -a annotate -d 'Add an indexed annotation'
 complete -c xray-seg -n __fish_use_subcommand -a metadata -d 'Attach a JSON value'
 complete -c xray-seg -n __fish_use_subcommand -a send -d 'Deliver documents kept for later'
-complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment'
+complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment (outside Lambda, a trace)'
 complete -c xray-seg -n __fish_use_subcommand -a header -d 'Print the trace header'
 complete -c xray-seg -n __fish_use_subcommand -a listen -d 'Show the documents arriving on a local UDP port'
 complete -c xray-seg -n __fish_use_subcommand -a help -d 'Show the usage of a command'
@@ -67,6 +68,15 @@ complete -c xray-seg -n "__fish_seen_subcommand_from $commands; and __xray_seg_i
 # begin
 complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l parent -x -d 'Parent subsegment ID'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l namespace -x -a 'aws remote' -d 'Downstream service kind'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l export -d 'Print shell code exporting a context inside it (eval it)'
+
+# begin and exec: a trace started here
+complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l trace-id-from -x -d 'Derive the trace ID from this string'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l sample-rate -x -d 'Share of traces recorded (0-1)'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l service-version -x -d 'Service version of the trace'
+
+# end, send and exec: how documents are delivered
+complete -c xray-seg -n '__fish_seen_subcommand_from end send exec; and __xray_seg_in_options' -l transport -x -a 'udp\t"The X-Ray daemon (default)" api\t"The X-Ray API (PutTraceSegments)" stdout\t"One JSON line per document"' -d 'How documents are delivered'
 
 # end
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l error -d 'Flag a client error'
@@ -75,6 +85,10 @@ complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_opti
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l cause -x -d 'Record an exception with this message'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l http-status -x -d 'Record an HTTP status (100-599)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l export -d 'Print shell code restoring the context around it (eval it)'
+
+# send
+complete -c xray-seg -n '__fish_seen_subcommand_from send; and __xray_seg_in_options' -l all -d 'Deliver what every trace in the state directory keeps'
 
 # annotate
 complete -c xray-seg -n '__fish_seen_subcommand_from annotate metadata; and __xray_seg_in_options' -l id -x -d 'Target this open subsegment'

@@ -1,6 +1,7 @@
 /* cmd_end.c: end: close a subsegment with its outcome and send it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -122,6 +123,9 @@ cmd_end(int argc, char **argv)
 	status = session_start(&s, "end");
 	if (o.transport)
 		session_transport(o.transport, &s.transport);
+	/* Standard output is shell code to eval: documents printed go to stderr. */
+	if (o.export)
+		s.stdout_fd = STDERR_FILENO;
 	if (s.recording) {
 		session_trace(&s, 0, &t);
 		if (subseg_target(&s, t, o.id, 0, id) == 0) {

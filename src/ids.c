@@ -102,3 +102,41 @@ clock_now(char out[TIME_LEN])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(out, TIME_LEN, "%lld.%06ld", (long long)ts.tv_sec, ts.tv_nsec / 1000);
 }
+
+/* 2000-01-01T00:00:00Z: no traced work starts earlier. */
+#define CLOCK_EARLIEST 946684800LL
+
+int
+clock_parse(const char *v, char out[TIME_LEN])
+{
+	size_t ndig = strspn(v, "0123456789"), nfrac = 0;
+	long long sec = 0, usec = 0;
+	const char *frac = NULL;
+
+	if (ndig == 0 || ndig > 16)
+		return -1;
+	if (v[ndig] == '.') {
+		frac = v + ndig + 1;
+		nfrac = strspn(frac, "0123456789");
+		if (nfrac == 0 || frac[nfrac] != '\0')
+			return -1;
+	} else if (v[ndig] != '\0') {
+		return -1;
+	}
+	for (size_t i = 0; i < ndig; i++)
+		sec = sec * 10 + (v[i] - '0');
+	/* Digits past the sixth are below X-Ray's microseconds: dropped. */
+	for (size_t i = 0; i < 6; i++)
+		usec = usec * 10 + (i < nfrac ? frac[i] - '0' : 0);
+	/* Seconds since 1970 have had 10 digits since 2001; 13 are milliseconds. */
+	if (ndig >= 12 && frac == NULL) {
+		usec = (sec % 1000) * 1000;
+		sec /= 1000;
+	} else if (ndig >= 12) {
+		return -1;
+	}
+	if (sec < CLOCK_EARLIEST || sec > (long long)time(NULL) + 24 * 60 * 60)
+		return -1;
+	snprintf(out, TIME_LEN, "%lld.%06lld", sec, usec);
+	return 0;
+}

@@ -22,4 +22,12 @@ void ids_trace_from(const char *s, char out[TRACE_ID_LEN + 1]);
 /* Fill out with "<seconds>.<microseconds>" of the current time. */
 void clock_now(char out[TIME_LEN]);
 
+/*
+ * Read a time given on the command line into out, as clock_now writes it:
+ * epoch seconds, with any fraction (kept to microseconds), or epoch
+ * milliseconds (12 digits or more). -1 for anything else and for times
+ * before 2000 or more than a day ahead.
+ */
+int clock_parse(const char *v, char out[TIME_LEN]);
+
 #endif

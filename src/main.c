@@ -104,8 +104,9 @@ usage(FILE *f)
 	    "  -V, --version  show the version\n\n"
 	    "Environment: _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_CONTEXT_MISSING,\n"
 	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR, XRAY_SEG_TRANSPORT,\n"
-	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL; the api\n"
-	    "transport reads AWS credentials, region and endpoint as the AWS CLI does.\n"
+	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL.\n"
+	    "The api transport reads AWS credentials, region and endpoint from the\n"
+	    "environment variables the AWS CLI reads (see xray-seg(1)).\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");
 }
 

@@ -15,13 +15,13 @@ struct ci {
 
 /* Fields a system does not have are NULL; "A|B" means A, else B. */
 static const struct ci cis[] = {
-	{ "github-actions", "GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_WORKFLOW",
+	{ "github-actions", "GITHUB_ACTIONS=true", "GITHUB_REPOSITORY", "GITHUB_WORKFLOW",
 	    "GITHUB_JOB", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_REF_NAME" },
-	{ "gitlab-ci", "GITLAB_CI", "CI_PROJECT_PATH", "CI_PIPELINE_NAME", "CI_JOB_NAME",
+	{ "gitlab-ci", "GITLAB_CI=true", "CI_PROJECT_PATH", "CI_PIPELINE_NAME", "CI_JOB_NAME",
 	    "CI_PIPELINE_ID", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME" },
-	{ "circleci", "CIRCLECI", NULL, NULL, "CIRCLE_JOB", "CIRCLE_WORKFLOW_ID",
+	{ "circleci", "CIRCLECI=true", NULL, NULL, "CIRCLE_JOB", "CIRCLE_WORKFLOW_ID",
 	    "CIRCLE_SHA1", "CIRCLE_BRANCH" },
-	{ "buildkite", "BUILDKITE", "BUILDKITE_REPO", "BUILDKITE_PIPELINE_SLUG",
+	{ "buildkite", "BUILDKITE=true", "BUILDKITE_REPO", "BUILDKITE_PIPELINE_SLUG",
 	    "BUILDKITE_LABEL", "BUILDKITE_BUILD_ID", "BUILDKITE_COMMIT", "BUILDKITE_BRANCH" },
 	{ "jenkins", "JENKINS_URL", "GIT_URL", "JOB_NAME", "STAGE_NAME", "BUILD_TAG",
 	    "GIT_COMMIT", "BRANCH_NAME|GIT_BRANCH" },
@@ -29,6 +29,18 @@ static const struct ci cis[] = {
 	    "CODEBUILD_BUILD_ID", "CODEBUILD_RESOLVED_SOURCE_VERSION",
 	    "CODEBUILD_WEBHOOK_HEAD_REF" },
 };
+
+/* A CI's marker: "NAME=value" must have that value, "NAME" any. */
+static int
+marked(const char *marker)
+{
+	const char *eq = strchr(marker, '='), *v;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - marker) : (int)strlen(marker), marker);
+	v = getenv(name);
+	return v && *v && (eq == NULL || strcmp(v, eq + 1) == 0);
+}
 
 /* The value of the first set variable of "A|B", or NULL. */
 static const char *
@@ -69,7 +81,7 @@ describe_ci(struct segdoc *d)
 		const struct ci *c = &cis[i];
 		char *project = NULL;
 
-		if (lookup(c->marker) == NULL)
+		if (!marked(c->marker))
 			continue;
 		annotate(d, "ci_provider", c->provider);
 		annotate(d, "ci_repository", lookup(c->repository));

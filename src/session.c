@@ -84,9 +84,11 @@ read_settings(struct session *s)
 	const char *v = getenv("XRAY_SEG_TRANSPORT");
 
 	s->daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
+	s->stdout_fd = STDOUT_FILENO;
+	/* Said when a document leaves, not by calls that send nothing. */
 	if (v && *v && session_transport(v, &s->transport) < 0)
-		warnmsg("%s: XRAY_SEG_TRANSPORT '%s' is not udp, api or stdout; using udp",
-		    s->cmd, v);
+		s->bad_transport = v;
+	s->lambda = getenv("AWS_LAMBDA_FUNCTION_NAME") && *getenv("AWS_LAMBDA_FUNCTION_NAME");
 	s->service_version = getenv("XRAY_SEG_SERVICE_VERSION");
 	if (s->service_version && *s->service_version == '\0')
 		s->service_version = NULL;
@@ -148,7 +150,7 @@ session_start_root(struct session *s, const char *cmd, const struct root_opts *o
 	session_start_quiet(s, cmd);
 	joinable = s->st == CTX_MISSING || (s->st == CTX_PASSTHROUGH && s->ctx.sampled != '0');
 	/* In Lambda the function's segment is Lambda's own: never start another. */
-	if (!joinable || !s->enabled || getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	if (!joinable || !s->enabled || s->lambda)
 		return s->enabled && (s->st == CTX_MISSING || s->st == CTX_INVALID) ?
 		    context_missing(s) : EXIT_OK;
 	if (o->service_version)

@@ -30,6 +30,9 @@ struct session {
 	const char *daemon;     /* AWS_XRAY_DAEMON_ADDRESS, or NULL */
 	char *state_dir;        /* owned */
 	enum transport transport;
+	int stdout_fd;          /* where the stdout transport writes (its default 1) */
+	const char *bad_transport; /* XRAY_SEG_TRANSPORT when it names none, or NULL */
+	int lambda;             /* running in AWS Lambda */
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
 };

@@ -59,8 +59,8 @@ send_stdout(struct session *s, struct outdoc *docs, size_t n)
 	size_t kept;
 
 	for (size_t i = 0; i < n; i++) {
-		if (writeall(STDOUT_FILENO, docs[i].text, docs[i].len) < 0 ||
-		    writeall(STDOUT_FILENO, "\n", 1) < 0) {
+		if (writeall(s->stdout_fd, docs[i].text, docs[i].len) < 0 ||
+		    writeall(s->stdout_fd, "\n", 1) < 0) {
 			kept = keep_rest(docs, i, n);
 			snprintf(what, sizeof(what), "cannot write documents to standard output (%s)",
 			    strerror(errno));
@@ -79,6 +79,11 @@ transport_send(struct session *s, struct outdoc *docs, size_t n)
 
 	if (n == 0)
 		return 0;
+	if (s->bad_transport) {
+		warnmsg("%s: XRAY_SEG_TRANSPORT '%s' is not udp, api or stdout; using udp", s->cmd,
+		    s->bad_transport);
+		s->bad_transport = NULL;
+	}
 	switch (s->transport) {
 	case TRANSPORT_UDP:
 		return send_udp(s, docs, n);
