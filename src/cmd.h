@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 
+#include "ids.h"
 #include "session.h"
 
 struct cmd {
@@ -58,6 +59,8 @@ enum {
 	OPT_TRANSPORT,
 	OPT_EXPORT,
 	OPT_ALL,
+	OPT_TIME,
+	OPT_IN_PROGRESS,
 };
 
 /* The options of calls that may start a trace, for a struct option array. */
@@ -69,11 +72,17 @@ enum {
 /* Take root option c (value v) into o: 1 if it was one, 0 if not, -1 (reported) if bad. */
 int cmd_root_option(const char *cmd, int c, const char *v, struct root_opts *o);
 
+/* Check a time value (see clock_parse) into out; reports and returns -1 if bad. */
+int cmd_time(const char *cmd, const char *v, char out[TIME_LEN]);
+
 /* Check a --transport value into *t; reports and returns -1 if bad. */
 int cmd_transport(const char *cmd, const char *v, enum transport *t);
 
 /* Print shell code exporting s's context with Parent id (_X_AMZN_TRACE_ID, TRACEPARENT). */
 void cmd_print_export(const struct session *s, const char *id);
+
+/* Print shell code setting variable name to value, or unsetting it when value is NULL. */
+void cmd_print_var(const char *name, const char *value);
 
 /* NAME cleaned for X-Ray (warns if changed), or NULL (reported) if nothing is left. */
 char *cmd_name(const char *cmd, const char *name);

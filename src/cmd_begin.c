@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "ids.h"
@@ -45,15 +46,31 @@ cmd_print_export(const struct session *s, const char *id)
 {
 	char *h = tracectx_format(&s->ctx, id), *tp = tracectx_traceparent(&s->ctx, id);
 
-	/* Trace headers hold no quote: single quotes keep them as they are. */
-	printf("export _X_AMZN_TRACE_ID='%s'\nexport TRACEPARENT='%s'\n", h, tp);
+	cmd_print_var("_X_AMZN_TRACE_ID", h);
+	cmd_print_var("TRACEPARENT", tp);
 	free(h);
 	free(tp);
 }
 
+void
+cmd_print_var(const char *name, const char *value)
+{
+	char *q;
+
+	if (value == NULL) {
+		printf("unset %s\n", name);
+		return;
+	}
+	/* A header's other fields may hold any printable character, quotes too. */
+	q = shell_quote(value);
+	printf("export %s=%s\n", name, q);
+	free(q);
+}
+
 struct begin_opts {
 	const char *parent, *ns;
-	int export;
+	int export, in_progress;
+	char start[TIME_LEN];   /* --start-time, else now */
 	struct root_opts root;
 };
 
@@ -64,6 +81,8 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "export", no_argument, NULL, OPT_EXPORT },
+		{ "start-time", required_argument, NULL, OPT_TIME },
+		{ "in-progress", no_argument, NULL, OPT_IN_PROGRESS },
 		ROOT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +112,13 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 		case OPT_EXPORT:
 			o->export = 1;
 			break;
+		case OPT_TIME:
+			if (cmd_time("begin", optarg, o->start) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_IN_PROGRESS:
+			o->in_progress = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -105,13 +131,13 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 int
 cmd_begin(int argc, char **argv)
 {
-	struct begin_opts o = { NULL, NULL, 0, { NULL, NULL, NULL } };
-	char id[ID_LEN + 1], start[TIME_LEN], *name;
+	struct begin_opts o = { NULL, NULL, 0, 0, "", { NULL, NULL, NULL } };
+	char id[ID_LEN + 1], *name;
 	struct session s;
 	struct trace *t;
 	int r, status, begun = 0;
 
-	clock_now(start);
+	clock_now(o.start);
 	if ((r = parse_begin(argc, argv, &o)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if ((name = cmd_name("begin", argv[optind])) == NULL)
@@ -119,8 +145,11 @@ cmd_begin(int argc, char **argv)
 	ids_new(id);
 	/* Only --export can start a trace: without it nothing would carry the trace on. */
 	status = o.export ? session_start_root(&s, "begin", &o.root) : session_start(&s, "begin");
+	s.in_progress |= o.in_progress;
+	/* Standard output is the ID or shell code: in-progress documents go to stderr. */
+	s.stdout_fd = STDERR_FILENO;
 	if (s.recording && session_trace(&s, 1, &t) == 0) {
-		begun = subseg_begin(&s, t, id, name, o.parent, o.ns, start,
+		begun = subseg_begin(&s, t, id, name, o.parent, o.ns, o.start,
 		    o.export ? PUSH_OWN : PUSH_SCOPE) == 0;
 		state_close(t, 0);
 	}

@@ -26,6 +26,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 		{ "cause", required_argument, NULL, 'c' },
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "http-status", required_argument, NULL, 's' },
+		{ "end-time", required_argument, NULL, OPT_TIME },
 		{ "export", no_argument, NULL, OPT_EXPORT },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "help", no_argument, NULL, 'h' },
@@ -63,6 +64,10 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 			if (parse_long(optarg, 100, 599, &v) < 0)
 				return cmd_usage("end", "HTTP status '%s' is not 100..599", optarg);
 			e->http_status = (int)v;
+			break;
+		case OPT_TIME:
+			if (cmd_time("end", optarg, e->end_time) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_EXPORT:
 			o->export = 1;

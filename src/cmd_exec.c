@@ -281,6 +281,7 @@ struct exec_opts {
 	int aws;                /* -1 by the command's name, 0 no, 1 yes */
 	struct root_opts root;
 	const char *transport;  /* --transport (checked), or NULL */
+	int in_progress;
 };
 
 static int
@@ -292,6 +293,7 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 		{ "aws", no_argument, NULL, 'a' },
 		{ "no-aws", no_argument, NULL, 'A' },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "in-progress", no_argument, NULL, OPT_IN_PROGRESS },
 		ROOT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -314,6 +316,9 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 			if (cmd_transport("exec", optarg, &t) < 0)
 				return EXIT_USAGE;
 			o->transport = optarg;
+			break;
+		case OPT_IN_PROGRESS:
+			o->in_progress = 1;
 			break;
 		case 'N':
 			free(o->name);
@@ -394,7 +399,7 @@ exec_begin(struct session *s, const struct exec_opts *o, const char *start, char
 int
 cmd_exec(int argc, char **argv)
 {
-	struct exec_opts o = { NULL, NULL, -1, { NULL, NULL, NULL }, NULL };
+	struct exec_opts o = { NULL, NULL, -1, { NULL, NULL, NULL }, NULL, 0 };
 	char id[ID_LEN + 1], start[TIME_LEN], *value[NCHILD_VARS] = { NULL }, *set[NCHILD_VARS];
 	char **env, **cmd;
 	struct awscall aws;
@@ -412,6 +417,7 @@ cmd_exec(int argc, char **argv)
 	session_start_root(&s, "exec", &o.root); /* whatever the policy, the command runs */
 	if (o.transport)
 		session_transport(o.transport, &s.transport);
+	s.in_progress |= o.in_progress;
 	traced = exec_begin(&s, &o, start, id, value);
 	value[2] = (char *)o.transport;
 	memset(&ch, 0, sizeof(ch));

@@ -289,7 +289,7 @@ send_batch(const struct curlapi *c, const struct apicfg *cfg, const char *cmd,
 }
 
 void
-emit_api_send(const char *cmd, struct outdoc *docs, size_t n)
+emit_api_send(const char *cmd, struct outdoc *docs, size_t n, int keepable)
 {
 	struct curlapi c;
 	struct apicfg cfg;
@@ -310,8 +310,7 @@ emit_api_send(const char *cmd, struct outdoc *docs, size_t n)
 
 		for (size_t j = 0; j < n; j++)
 			kept += docs[j].fate == FATE_KEEP;
-		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", cmd, why, kept,
-		    kept == 1 ? "" : "s");
+		transport_warn(cmd, why, kept, keepable);
 	}
 	free(cfg.url);
 	free(cfg.sigv4);

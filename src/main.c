@@ -120,6 +120,16 @@ cmd_transport(const char *cmd, const char *v, enum transport *t)
 }
 
 int
+cmd_time(const char *cmd, const char *v, char out[TIME_LEN])
+{
+	if (clock_parse(v, out) == 0)
+		return 0;
+	cmd_usage(cmd, "time '%s' is not epoch seconds (with a fraction) or milliseconds, "
+	    "from 2000 to a day from now", v);
+	return -1;
+}
+
+int
 cmd_root_option(const char *cmd, int c, const char *v, struct root_opts *o)
 {
 	double rate;

@@ -655,3 +655,14 @@ segdoc_api_error(const char *json, size_t len)
 	json_object_put(o);
 	return out;
 }
+
+char *
+segdoc_in_progress(struct segdoc *d, size_t *len)
+{
+	char *text;
+
+	json_object_object_add(d->o, "in_progress", json_object_new_boolean(1));
+	text = segdoc_text(d, len);
+	json_object_object_del(d->o, "in_progress");
+	return text;
+}

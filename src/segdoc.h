@@ -111,6 +111,9 @@ int segdoc_get_flag(const struct segdoc *d, const char *key);
 /* The annotations of d as "k=v k=v" (JSON values); caller frees. */
 char *segdoc_annotations(const struct segdoc *d);
 
+/* The in-progress document of open d ("in_progress": true). Caller frees. */
+char *segdoc_in_progress(struct segdoc *d, size_t *len);
+
 /* Non-zero if d is a segment rather than a subsegment. */
 int segdoc_is_segment(const struct segdoc *d);
 

@@ -22,6 +22,18 @@ sdk_enabled(void)
 	return 1;
 }
 
+/* A setting that is on: 1, true, yes, on (any case). */
+static int
+is_true(const char *v)
+{
+	static const char *on[] = { "1", "true", "yes", "on" };
+
+	for (size_t i = 0; v && i < sizeof(on) / sizeof(on[0]); i++)
+		if (strcasecmp(v, on[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static char *
 state_dir_path(void)
 {
@@ -89,6 +101,13 @@ read_settings(struct session *s)
 	if (v && *v && session_transport(v, &s->transport) < 0)
 		s->bad_transport = v;
 	s->lambda = getenv("AWS_LAMBDA_FUNCTION_NAME") && *getenv("AWS_LAMBDA_FUNCTION_NAME");
+	s->in_progress = is_true(getenv("XRAY_SEG_IN_PROGRESS"));
+	v = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
+	s->prewarmed = v && (strcmp(v, "provisioned-concurrency") == 0 ||
+	    strcmp(v, "snap-start") == 0);
+	s->service_name = getenv("POWERTOOLS_SERVICE_NAME");
+	if (s->service_name && *s->service_name == '\0')
+		s->service_name = NULL;
 	s->service_version = getenv("XRAY_SEG_SERVICE_VERSION");
 	if (s->service_version && *s->service_version == '\0')
 		s->service_version = NULL;

@@ -33,6 +33,9 @@ struct session {
 	int stdout_fd;          /* where the stdout transport writes (its default 1) */
 	const char *bad_transport; /* XRAY_SEG_TRANSPORT when it names none, or NULL */
 	int lambda;             /* running in AWS Lambda */
+	int in_progress;        /* send an in-progress document at begin */
+	int prewarmed;          /* provisioned concurrency or SnapStart: no cold starts */
+	const char *service_name; /* POWERTOOLS_SERVICE_NAME, or NULL */
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
 };

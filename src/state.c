@@ -24,8 +24,12 @@ struct trace {
 	int rootfd; /* the state directory */
 	int dirfd;  /* this trace's directory */
 	int lockfd; /* held with LOCK_EX while t is open */
+	int made;   /* this call made the trace's directory */
 	char root[TRACE_ID_LEN + 1];
 };
+
+/* In the state directory: the last trace marked by state_mark_first. */
+#define SANDBOX_FILE "sandbox"
 
 const char *
 state_strerror(int err)
@@ -279,6 +283,7 @@ state_open(const char *dir, const char *root, int create, struct trace **out)
 		return -1;
 	}
 	/* A new trace is a new invocation: the moment to clear out old ones. */
+	t->made = made;
 	if (made)
 		sweep(t->rootfd, root);
 	*out = t;
@@ -476,4 +481,44 @@ state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
 done:
 	close(fd);
 	return r;
+}
+
+int
+state_made(const struct trace *t)
+{
+	return t->made;
+}
+
+int
+state_mark_first(struct trace *t)
+{
+	char seen[TRACE_ID_LEN + 1] = "", tmp[64];
+	int fd = openat(t->rootfd, SANDBOX_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd >= 0) {
+		/* The first trace this directory has seen. */
+		writeall(fd, t->root, TRACE_ID_LEN);
+		close(fd);
+		return 1;
+	}
+	if (errno != EEXIST)
+		return -1;
+	if ((fd = openat(t->rootfd, SANDBOX_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		n = read(fd, seen, TRACE_ID_LEN);
+		seen[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	if (strcmp(seen, t->root) == 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), SANDBOX_FILE ".%ld", (long)getpid());
+	fd = openat(t->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		writeall(fd, t->root, TRACE_ID_LEN);
+		close(fd);
+		if (renameat(t->rootfd, tmp, t->rootfd, SANDBOX_FILE) < 0)
+			unlinkat(t->rootfd, tmp, 0);
+	}
+	return 0;
 }

@@ -37,6 +37,16 @@ int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
 /* Unlock and free t; with tidy, first remove the trace's state if nothing is left. */
 void state_close(struct trace *t, int tidy);
 
+/* Non-zero if the state_open that gave t made the trace's directory. */
+int state_made(const struct trace *t);
+
+/*
+ * Mark t as the state directory's latest trace: 1 if it is the first the
+ * directory has ever had (a fresh Lambda sandbox), 0 if others came before,
+ * -1 if t was already marked (or the mark cannot be kept).
+ */
+int state_mark_first(struct trace *t);
+
 /* Words for state_open's errno, including the refusals. */
 const char *state_strerror(int err);
 

@@ -20,6 +20,38 @@ file_name(char out[FILE_NAME_LEN], const char *id, const char *kind)
 	snprintf(out, FILE_NAME_LEN, "%s.%s", id, kind);
 }
 
+/*
+ * The first subsegment of an invocation says whether it ran in a fresh
+ * sandbox, and for which service, as Powertools users know it.
+ */
+static void
+describe_invocation(struct session *s, struct trace *t, struct segdoc *d)
+{
+	int first = state_mark_first(t);
+
+	if (first < 0)
+		return;
+	segdoc_annotate(d, "ColdStart", ANNOT_BOOL, first && !s->prewarmed ? "true" : "false");
+	if (s->service_name)
+		segdoc_annotate(d, "Service", ANNOT_STRING, s->service_name);
+}
+
+/* Tell X-Ray of open work now, so that it shows even if nothing ever ends it. */
+static void
+send_in_progress(struct session *s, struct segdoc *d, const char *id)
+{
+	struct outdoc doc;
+	size_t len;
+	char *text = segdoc_in_progress(d, &len);
+
+	memset(&doc, 0, sizeof(doc));
+	doc.text = text;
+	doc.len = len;
+	snprintf(doc.id, sizeof(doc.id), "%s", id);
+	transport_send(s, &doc, 1, 0);
+	free(text);
+}
+
 int
 subseg_begin(struct session *s, struct trace *t, const char *id, const char *name,
     const char *parent, const char *ns, const char *start, enum push push)
@@ -37,6 +69,8 @@ subseg_begin(struct session *s, struct trace *t, const char *id, const char *nam
 	d = segdoc_new(id, name, s->ctx.root, parent, start, ns);
 	if (s->rooted)
 		runenv_describe(d, s->service_version);
+	else if (s->lambda && state_made(t))
+		describe_invocation(s, t, d);
 	text = segdoc_text(d, &len);
 	file_name(f, id, "open");
 	r = state_put(t, f, text, len, 1);
@@ -44,6 +78,8 @@ subseg_begin(struct session *s, struct trace *t, const char *id, const char *nam
 		r = state_put(t, ROOT_FILE, id, ID_LEN, 0);
 	if (r == 0 && push != PUSH_NONE)
 		r = state_push(t, push == PUSH_OWN ? id : s->ctx.parent, id);
+	if (r == 0 && s->in_progress)
+		send_in_progress(s, d, id);
 	if (r < 0)
 		warnmsg("%s: cannot record subsegment %s: %s", s->cmd, id, strerror(errno));
 	free(text);
@@ -189,7 +225,7 @@ batch_send(struct batch *b)
 	char name[FILE_NAME_LEN];
 	int r = 0;
 
-	transport_send(b->s, b->docs, b->n);
+	transport_send(b->s, b->docs, b->n, 1);
 	for (size_t i = 0; i < b->n; i++) {
 		struct outdoc *d = &b->docs[i];
 
@@ -222,9 +258,27 @@ waits(struct session *s, struct trace *t, const struct segdoc *d)
 	return n + 1 < TRANSPORT_BATCH;
 }
 
+/* e, or a copy of it ending at d's start if it would end before it. */
+static const struct seg_end *
+not_before_start(struct session *s, const struct segdoc *d, const struct seg_end *e,
+    struct seg_end *fixed)
+{
+	int found;
+	double start = segdoc_get_num(d, "start_time", &found);
+
+	if (!found || strtod(e->end_time, NULL) >= start)
+		return e;
+	warnmsg("%s: end time %s is before the start (%.6f); the start time is used", s->cmd,
+	    e->end_time, start);
+	*fixed = *e;
+	snprintf(fixed->end_time, sizeof(fixed->end_time), "%.6f", start);
+	return fixed;
+}
+
 int
 subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_end *e)
 {
+	struct seg_end fixed;
 	char open[FILE_NAME_LEN];
 	struct segdoc *d = subseg_load(s, t, id);
 	struct batch b = { s, t, NULL, NULL, 0, 0 };
@@ -234,7 +288,7 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 
 	if (d == NULL)
 		return -1;
-	segdoc_finish(d, e);
+	segdoc_finish(d, not_before_start(s, d, e, &fixed));
 	text = segdoc_wire(d, DOCUMENT_MAX, &len, &shrunk);
 	if (shrunk)
 		warnmsg("%s: subsegment %s was over %zu bytes: metadata, causes or annotations were "

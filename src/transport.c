@@ -9,11 +9,15 @@
 #include "transport.h"
 #include "util.h"
 
-static void
-warn_kept(const char *cmd, const char *what, size_t n)
+void
+transport_warn(const char *cmd, const char *what, size_t n, int keepable)
 {
-	warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", cmd, what, n,
-	    n == 1 ? "" : "s");
+	if (keepable)
+		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", cmd, what, n,
+		    n == 1 ? "" : "s");
+	else
+		warnmsg("%s: %s; %zu in-progress document%s not sent", cmd, what, n,
+		    n == 1 ? "" : "s");
 }
 
 /* After the first failure the rest is kept untried: the cause is the same. */
@@ -26,7 +30,7 @@ keep_rest(struct outdoc *docs, size_t from, size_t n)
 }
 
 static size_t
-send_udp(struct session *s, struct outdoc *docs, size_t n)
+send_udp(struct session *s, struct outdoc *docs, size_t n, int keepable)
 {
 	struct emitter em;
 	char what[400];
@@ -46,14 +50,14 @@ send_udp(struct session *s, struct outdoc *docs, size_t n)
 		snprintf(what, sizeof(what), "cannot send to the X-Ray daemon at %s (%s)", em.where,
 		    err == ECONNREFUSED ? "nothing is listening there" :
 		    err == EINVAL ? "not an address" : strerror(err));
-		warn_kept(s->cmd, what, kept);
+		transport_warn(s->cmd, what, kept, keepable);
 	}
 	emit_close(&em);
 	return kept;
 }
 
 static size_t
-send_stdout(struct session *s, struct outdoc *docs, size_t n)
+send_stdout(struct session *s, struct outdoc *docs, size_t n, int keepable)
 {
 	char what[200];
 	size_t kept;
@@ -64,7 +68,7 @@ send_stdout(struct session *s, struct outdoc *docs, size_t n)
 			kept = keep_rest(docs, i, n);
 			snprintf(what, sizeof(what), "cannot write documents to standard output (%s)",
 			    strerror(errno));
-			warn_kept(s->cmd, what, kept);
+			transport_warn(s->cmd, what, kept, keepable);
 			return kept;
 		}
 		docs[i].fate = FATE_SENT;
@@ -73,7 +77,7 @@ send_stdout(struct session *s, struct outdoc *docs, size_t n)
 }
 
 size_t
-transport_send(struct session *s, struct outdoc *docs, size_t n)
+transport_send(struct session *s, struct outdoc *docs, size_t n, int keepable)
 {
 	size_t kept = 0;
 
@@ -86,11 +90,11 @@ transport_send(struct session *s, struct outdoc *docs, size_t n)
 	}
 	switch (s->transport) {
 	case TRANSPORT_UDP:
-		return send_udp(s, docs, n);
+		return send_udp(s, docs, n, keepable);
 	case TRANSPORT_STDOUT:
-		return send_stdout(s, docs, n);
+		return send_stdout(s, docs, n, keepable);
 	case TRANSPORT_API:
-		emit_api_send(s->cmd, docs, n);
+		emit_api_send(s->cmd, docs, n, keepable);
 		break;
 	}
 	for (size_t i = 0; i < n; i++)

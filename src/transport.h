@@ -27,10 +27,14 @@ struct outdoc {
 
 /*
  * Deliver docs by s's transport and set each one's fate. Every cause of
- * failure is one line on stderr, naming how many documents are kept.
- * Returns the number kept.
+ * failure is one line on stderr, naming how many documents are kept (or,
+ * without keepable, lost: in-progress documents are not worth keeping).
+ * Returns the number not delivered.
  */
-size_t transport_send(struct session *s, struct outdoc *docs, size_t n);
+size_t transport_send(struct session *s, struct outdoc *docs, size_t n, int keepable);
+
+/* The end of a failure's warning: "; N documents kept for 'xray-seg send'". */
+void transport_warn(const char *cmd, const char *what, size_t n, int keepable);
 
 /* The most documents one delivery of the API carries. */
 #define TRANSPORT_BATCH 50

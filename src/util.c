@@ -300,3 +300,26 @@ utf8_prefix(const char *s, size_t n)
 	}
 	return i;
 }
+
+char *
+shell_quote(const char *s)
+{
+	size_t n = 2;
+	char *out, *p;
+
+	for (const char *c = s; *c; c++)
+		n += *c == '\'' ? 4 : 1;
+	p = out = xmalloc(n + 1);
+	*p++ = '\'';
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else {
+			*p++ = *c;
+		}
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return out;
+}

@@ -49,4 +49,7 @@ size_t utf8_prefix(const char *s, size_t n);
 /* Decode one code point at s (valid UTF-8); returns its length in bytes. */
 size_t utf8_decode(const char *s, uint32_t *cp);
 
+/* s in single quotes for a POSIX shell, each ' written as '\''. Caller frees. */
+char *shell_quote(const char *s);
+
 #endif
