@@ -839,6 +839,7 @@ check_cases() {
 }
 
 @test "not recording, context missing or SDK disabled: aws runs untouched, nothing sent" {
+	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-test # a missing context is no root in Lambda
 	new_ids
 	local hdr="Root=$ROOT;Parent=$PARENT;Sampled=0" rc
 	export FAKE_AWS_ERROR=ThrottlingException FAKE_AWS_STDERR=$'partial\r'

@@ -6,6 +6,13 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
+# These are Lambda's rules: outside Lambda, exec without a context starts a
+# trace of its own (root.bats).
+setup() {
+	xs_setup
+	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-test
+}
+
 # silent_everywhere: every command exits 0 (exec: the child's status) and is
 # silent; begin prints a fresh id each time; nothing sent, no state written.
 silent_everywhere() {

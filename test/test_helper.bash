@@ -125,9 +125,6 @@ xs_setup() {
 		GITHUB_* | GITLAB_* | CI_* | CIRCLE* | BUILDKITE* | JENKINS_* | CODEBUILD_*) unset "$v" ;;
 		esac
 	done
-	# The suite runs as in Lambda unless a test says otherwise: outside it,
-	# exec starts traces of its own (root.bats unsets this).
-	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-test
 	export HOME=$BATS_TEST_TMPDIR/home
 	export TMPDIR=$BATS_TEST_TMPDIR/tmp
 	export XDG_RUNTIME_DIR=$BATS_TEST_TMPDIR/run
