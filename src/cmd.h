@@ -27,6 +27,10 @@ int cmd_exec(int argc, char **argv);
 int cmd_header(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
+int cmd_context(int argc, char **argv);
+int cmd_guard(int argc, char **argv);
+int cmd_exception(int argc, char **argv);
+int cmd_errtrap(int argc, char **argv);
 
 /* The table entry for name, or NULL. */
 const struct cmd *cmd_find(const char *name);

@@ -22,17 +22,19 @@
 
 static const struct cmd commands[] = {
 	{ "begin", cmd_begin,
-	    "[--parent ID] [--namespace aws|remote] [--export] [--trace-id-from S] "
-	    "[--sample-rate R] [--service-version V] NAME",
+	    "[--parent ID] [--namespace aws|remote] [--start-time T] [--in-progress] [--export] "
+	    "[--trace-id-from S] [--sample-rate R] [--service-version V] NAME",
 	    "start a subsegment and print its ID",
 	    "  --parent ID            parent subsegment (default: the innermost open one)\n"
 	    "  --namespace NS         aws or remote\n"
+	    "  --start-time T         started at T (epoch seconds, with a fraction, or ms)\n"
+	    "  --in-progress          send an in-progress document now\n"
 	    "  --export               print shell code exporting a context inside it (eval it);\n"
 	    "                         outside Lambda with no context, start a trace\n"
 	    ROOT_HELP HELP_LINE },
 	{ "end", cmd_end,
 	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] "
-	    "[--export] [--transport T] [ID]",
+	    "[--end-time T] [--export] [--transport T] [ID]",
 	    "end subsegment ID (default: the innermost open one) and send it",
 	    "  --error                client error (4xx)\n"
 	    "  --fault                server error (5xx)\n"
@@ -40,6 +42,7 @@ static const struct cmd commands[] = {
 	    "  --cause TEXT           record TEXT as the exception that ended it\n"
 	    "  --exit-code N          record exit status N (non-zero is a fault)\n"
 	    "  --http-status N        record HTTP status N (429 throttle, 4xx error, 5xx fault)\n"
+	    "  --end-time T           ended at T (epoch seconds, with a fraction, or ms)\n"
 	    "  --export               print shell code restoring the context around it\n"
 	    TRANSPORT_HELP HELP_LINE },
 	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] KEY VALUE",
@@ -56,15 +59,35 @@ static const struct cmd commands[] = {
 	    "  --all                  of every trace in the state directory\n"
 	    TRANSPORT_HELP HELP_LINE },
 	{ "exec", cmd_exec,
-	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--trace-id-from S] "
-	    "[--sample-rate R] [--service-version V] [--transport T] [--] CMD [ARG...]",
+	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--in-progress] "
+	    "[--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] "
+	    "[--] CMD [ARG...]",
 	    "run CMD inside a subsegment (outside Lambda, a trace) and exit with its status",
 	    "  --name NAME            subsegment name (default: the command's base name)\n"
 	    "  --namespace NS         aws or remote\n"
 	    "  --aws                  read CMD as an aws CLI call (default when it is named aws)\n"
 	    "  --no-aws               do not read CMD as an aws CLI call\n"
+	    "  --in-progress          send an in-progress document when CMD starts\n"
 	    ROOT_HELP TRANSPORT_HELP HELP_LINE },
 	{ "header", cmd_header, "", "print the trace header for a child process or request",
+	    HELP_LINE },
+	{ "context", cmd_context, "[--from-headers FILE | --from-env]",
+	    "print shell code exporting an invocation's trace context (eval it)",
+	    "  --from-headers FILE    from the Runtime API response headers curl -D wrote\n"
+	    "  --from-env             from AWS_LAMBDA_TRACE_ID, else TRACEPARENT\n" HELP_LINE },
+	{ "guard", cmd_guard, "[--deadline MS] [--margin MS]",
+	    "just before the deadline, end what is still open as timeouts (run it with &)",
+	    "  --deadline MS          epoch milliseconds (default: XRAY_SEG_DEADLINE_MS)\n"
+	    "  --margin MS            act this long before it (default 500)\n" HELP_LINE },
+	{ "exception", cmd_exception,
+	    "[--id ID] [--type TYPE] [--exit-code N] [--frame PATH:LINE:LABEL]... MESSAGE",
+	    "record an exception, with its stack, in a subsegment and mark it a fault",
+	    "  --id ID                subsegment (default: the innermost open one)\n"
+	    "  --type TYPE            the exception's type\n"
+	    "  --exit-code N          record exit status N\n"
+	    "  --frame PATH:LINE:LABEL  a stack frame, innermost first (repeatable)\n" HELP_LINE },
+	{ "errtrap", cmd_errtrap, "",
+	    "print a bash ERR trap that records failing commands as exceptions (eval it)",
 	    HELP_LINE },
 	{ "listen", cmd_listen, "[--port P] [--json] [--count N] [--idle S]",
 	    "show the documents that arrive on a local UDP port (for development)",
@@ -104,7 +127,9 @@ usage(FILE *f)
 	    "  -V, --version  show the version\n\n"
 	    "Environment: _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_CONTEXT_MISSING,\n"
 	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR, XRAY_SEG_TRANSPORT,\n"
-	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL.\n"
+	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL,\n"
+	    "XRAY_SEG_IN_PROGRESS, XRAY_SEG_DEADLINE_MS, AWS_LAMBDA_FUNCTION_NAME,\n"
+	    "AWS_LAMBDA_INITIALIZATION_TYPE, POWERTOOLS_SERVICE_NAME.\n"
 	    "The api transport reads AWS credentials, region and endpoint from the\n"
 	    "environment variables the AWS CLI reads (see xray-seg(1)).\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");

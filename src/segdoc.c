@@ -235,7 +235,7 @@ record_process(json_object *o, const struct seg_end *e)
 	json_object_object_add(p, "max_rss_kb", json_object_new_int64(e->max_rss_kb));
 }
 
-static void
+static json_object *
 add_exception(json_object *o, const char *message, const char *type, int remote)
 {
 	json_object *cause = child(o, "cause"), *list, *ex;
@@ -254,6 +254,29 @@ add_exception(json_object *o, const char *message, const char *type, int remote)
 	if (remote)
 		json_object_object_add(ex, "remote", json_object_new_boolean(1));
 	json_object_array_add(list, ex);
+	return ex;
+}
+
+void
+segdoc_exception(struct segdoc *d, const char *message, const char *type,
+    const struct seg_frame *frames, size_t n, size_t truncated)
+{
+	json_object *ex = add_exception(d->o, message, type, 0), *stack, *f;
+
+	if (n > 0) {
+		stack = json_object_new_array();
+		for (size_t i = 0; i < n; i++) {
+			f = json_object_new_object();
+			json_object_object_add(f, "path", new_str(frames[i].path));
+			json_object_object_add(f, "line", json_object_new_int64(frames[i].line));
+			json_object_object_add(f, "label", new_str(frames[i].label));
+			json_object_array_add(stack, f);
+		}
+		json_object_object_add(ex, "stack", stack);
+	}
+	if (truncated)
+		json_object_object_add(ex, "truncated", json_object_new_int64((int64_t)truncated));
+	set_true(d->o, "fault");
 }
 
 void

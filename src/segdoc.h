@@ -87,6 +87,20 @@ int segdoc_json_ok(const char *json);
 /* Record the end: end_time, flags, cause, HTTP status, exit status. */
 void segdoc_finish(struct segdoc *d, const struct seg_end *e);
 
+/* One frame of an exception's stack. */
+struct seg_frame {
+	const char *path;
+	long line;
+	const char *label;
+};
+
+/*
+ * Add an exception to d's cause, with a stack of n frames (innermost first)
+ * of which truncated more were left out, and set fault.
+ */
+void segdoc_exception(struct segdoc *d, const char *message, const char *type,
+    const struct seg_frame *frames, size_t n, size_t truncated);
+
 /* Set the "aws" object of d. */
 void segdoc_set_aws(struct segdoc *d, const struct seg_aws *a);
 

@@ -105,6 +105,7 @@ read_settings(struct session *s)
 	v = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
 	s->prewarmed = v && (strcmp(v, "provisioned-concurrency") == 0 ||
 	    strcmp(v, "snap-start") == 0);
+	s->deadline_ms = getenv("XRAY_SEG_DEADLINE_MS");
 	s->service_name = getenv("POWERTOOLS_SERVICE_NAME");
 	if (s->service_name && *s->service_name == '\0')
 		s->service_name = NULL;

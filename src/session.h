@@ -36,6 +36,7 @@ struct session {
 	int in_progress;        /* send an in-progress document at begin */
 	int prewarmed;          /* provisioned concurrency or SnapStart: no cold starts */
 	const char *service_name; /* POWERTOOLS_SERVICE_NAME, or NULL */
+	const char *deadline_ms;  /* XRAY_SEG_DEADLINE_MS, or NULL */
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
 };

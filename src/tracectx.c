@@ -157,3 +157,27 @@ tracectx_traceparent(const struct tracectx *c, const char *parent)
 	return xasprintf("00-%.8s%.24s-%s-%s", c->root + 2, c->root + 11, parent,
 	    c->sampled == '0' ? "00" : "01");
 }
+
+char *
+tracectx_normal(const struct tracectx *c)
+{
+	char sampled[] = { ';', 'S', 'a', 'm', 'p', 'l', 'e', 'd', '=', c->sampled, '\0' };
+
+	return xasprintf("Root=%s%s%s%s%s%s", c->root, c->parent[0] ? ";Parent=" : "", c->parent,
+	    c->sampled ? sampled : "", c->extra ? ";" : "", c->extra ? c->extra : "");
+}
+
+int
+tracectx_from_w3c(const char *tp, char **header)
+{
+	/* version "00", 32 hex trace id, 16 hex parent id, 2 hex flags */
+	if (tp == NULL || strlen(tp) < 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' ||
+	    tp[52] != '-' || (tp[55] != '\0' && tp[55] != '-') ||
+	    !is_hex_span(tp + 3, 32) || !is_hex_span(tp + 36, 16) || !is_hex_span(tp + 53, 2))
+		return -1;
+	if (strspn(tp + 3, "0") >= 32 || strspn(tp + 36, "0") >= 16)
+		return -1; /* all zeros is invalid in W3C */
+	*header = xasprintf("Root=1-%.8s-%.24s;Parent=%.16s;Sampled=%c", tp + 3, tp + 11, tp + 36,
+	    (strtol((char[3]){ tp[53], tp[54], 0 }, NULL, 16) & 1) ? '1' : '0');
+	return 0;
+}

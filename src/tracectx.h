@@ -32,6 +32,18 @@ char *tracectx_format(const struct tracectx *c, const char *parent);
 /* The same context as a W3C traceparent: "00-<trace>-<parent>-01"; caller frees. */
 char *tracectx_traceparent(const struct tracectx *c, const char *parent);
 
+/*
+ * c as a header every SDK accepts: Root, then Parent and Sampled when c has
+ * them, then the other fields, no empty field, no trailing ';'. Caller frees.
+ */
+char *tracectx_normal(const struct tracectx *c);
+
+/*
+ * The X-Ray header of W3C traceparent tp (version 00): 0, or -1 if tp is not
+ * one. *header is the caller's to free.
+ */
+int tracectx_from_w3c(const char *tp, char **header);
+
 /* Non-zero if s is a well-formed trace id (1-8hex-24hex, lowercase). */
 int tracectx_valid_root(const char *s);
 

@@ -1,0 +1,202 @@
+/* cmd_exception.c: exception and errtrap: failures, with their stack, as X-Ray causes. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "segdoc.h"
+#include "session.h"
+#include "subseg.h"
+#include "util.h"
+
+#define FRAMES_MAX 64
+
+struct failure {
+	const char *id;         /* --id, or NULL */
+	const char *type;
+	const char *exit_code;  /* checked, or NULL */
+	const char *message;
+	struct seg_frame frame[FRAMES_MAX];
+	char *text[FRAMES_MAX]; /* owned copies the frames point into */
+	size_t nframes, truncated;
+};
+
+/* PATH:LINE:LABEL, split at the last two colons (a path may hold colons). */
+static int
+add_frame(struct failure *f, const char *v)
+{
+	char *copy, *label, *line;
+	long n;
+
+	if (f->nframes == FRAMES_MAX) {
+		f->truncated++;
+		return 0;
+	}
+	copy = xstrdup(v);
+	if ((label = strrchr(copy, ':')) == NULL)
+		goto bad;
+	*label++ = '\0';
+	if ((line = strrchr(copy, ':')) == NULL)
+		goto bad;
+	*line++ = '\0';
+	if (parse_long(line, 0, INT_MAX, &n) < 0)
+		goto bad;
+	f->frame[f->nframes].path = copy;
+	f->frame[f->nframes].line = n;
+	f->frame[f->nframes].label = label;
+	f->text[f->nframes++] = copy;
+	return 0;
+bad:
+	free(copy);
+	return cmd_usage("exception", "frame '%s' is not PATH:LINE:LABEL", v), -1;
+}
+
+static void
+record(struct session *s, const struct failure *f)
+{
+	char id[ID_LEN + 1];
+	struct trace *t = NULL;
+	struct segdoc *d;
+
+	session_trace(s, 0, &t);
+	if (subseg_target(s, t, f->id, 1, id) == 0 && (d = subseg_load(s, t, id)) != NULL) {
+		segdoc_exception(d, f->message, f->type, f->frame, f->nframes, f->truncated);
+		if (f->exit_code)
+			segdoc_metadata(d, "process", "exit_code", f->exit_code);
+		subseg_save(s, t, id, d);
+		segdoc_free(d);
+	}
+	state_close(t, 0);
+}
+
+static int
+parse_exception(int argc, char **argv, struct failure *f)
+{
+	static const struct option lo[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "type", required_argument, NULL, 't' },
+		{ "exit-code", required_argument, NULL, 'x' },
+		{ "frame", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long v;
+	int c;
+
+	optind = 0;
+	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
+		switch (c) {
+		case 'h':
+			cmd_print_help(cmd_find("exception"));
+			return -1;
+		case 'i':
+			if (cmd_check_id("exception", "subsegment", optarg) < 0)
+				return EXIT_USAGE;
+			f->id = optarg;
+			break;
+		case 't':
+			f->type = optarg;
+			break;
+		case 'x':
+			if (parse_long(optarg, 0, 255, &v) < 0)
+				return cmd_usage("exception", "exit code '%s' is not 0..255", optarg);
+			f->exit_code = optarg;
+			break;
+		case 'f':
+			if (add_frame(f, optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return cmd_usage("exception", argc == optind ? "missing MESSAGE" : "too many arguments");
+	f->message = argv[optind];
+	return 0;
+}
+
+int
+cmd_exception(int argc, char **argv)
+{
+	struct failure f;
+	struct session s;
+	int r, status;
+
+	memset(&f, 0, sizeof(f));
+	if ((r = parse_exception(argc, argv, &f)) == 0) {
+		status = session_start(&s, "exception");
+		if (s.recording)
+			record(&s, &f);
+		session_end(&s);
+		r = status;
+	} else if (r < 0) {
+		r = EXIT_OK;
+	}
+	for (size_t i = 0; i < f.nframes; i++)
+		free(f.text[i]);
+	return r;
+}
+
+/*
+ * The ERR trap, in bash. It runs in the failing shell: $? and BASH_COMMAND
+ * are the failure's, FUNCNAME/BASH_SOURCE/BASH_LINENO its call stack, of
+ * which frame 0 is the trap function itself. With errtrace, a function whose
+ * failure makes it return non-zero fires the trap again in its caller.
+ */
+static const char errtrap_head[] =
+    "set -o errtrace\n"
+    "__xray_seg_err() {\n"
+    "\tlocal __xs_status=$? __xs_i __xs_frames=()\n"
+    "\t# A function that fails because its last command did: one failure, once.\n"
+    "\tif [[ $BASH_COMMAND == \"${__xray_seg_last_command-}\" &&\n"
+    "\t\t${#FUNCNAME[@]} -lt ${__xray_seg_last_depth:-0} ]]; then\n"
+    "\t\t__xray_seg_last_depth=${#FUNCNAME[@]}\n"
+    "\t\treturn \"$__xs_status\"\n"
+    "\tfi\n"
+    "\t__xray_seg_last_command=$BASH_COMMAND __xray_seg_last_depth=${#FUNCNAME[@]}\n"
+    "\tfor ((__xs_i = 1; __xs_i < ${#FUNCNAME[@]}; __xs_i++)); do\n"
+    "\t\t__xs_frames+=(--frame \"${BASH_SOURCE[__xs_i]}:${BASH_LINENO[__xs_i - 1]}:"
+    "${FUNCNAME[__xs_i]}\")\n"
+    "\tdone\n"
+    "\t";
+static const char errtrap_tail[] =
+    " exception --type CommandFailed --exit-code \"$__xs_status\" \"${__xs_frames[@]}\" \\\n"
+    "\t\t-- \"$BASH_COMMAND exited with status $__xs_status\"\n"
+    "\treturn \"$__xs_status\"\n"
+    "}\n"
+    "trap __xray_seg_err ERR\n";
+
+int
+cmd_errtrap(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char self[PATH_MAX], *q;
+	ssize_t n;
+	int c;
+
+	optind = 0;
+	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		cmd_print_help(cmd_find("errtrap"));
+		return EXIT_OK;
+	}
+	if (optind != argc)
+		return cmd_usage("errtrap", "too many arguments");
+	/* This very binary, so the trap works wherever PATH leads. */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	snprintf(self + (n > 0 ? n : 0), sizeof(self) - (size_t)(n > 0 ? n : 0), "%s",
+	    n > 0 ? "" : "xray-seg");
+	q = shell_quote(self);
+	fputs(errtrap_head, stdout);
+	fputs(q, stdout);
+	fputs(errtrap_tail, stdout);
+	free(q);
+	return EXIT_OK;
+}
