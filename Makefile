@@ -99,7 +99,7 @@ valgrind: $(BIN) test-deps
 # libFuzzer targets for the parsers of outside input; FUZZ_SECONDS each, on
 # the checked-in seed corpus (new finds go to build/fuzz/corpus-*).
 FUZZ_SECONDS ?= 20
-FUZZERS    = tracectx address segdoc awscli
+FUZZERS    = tracectx address segdoc awscli headers
 FUZZ_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(SRCS))
 
 fuzz:
