@@ -40,11 +40,11 @@ SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev libcurl4-openssl-dev
-TEST_DEPS  = bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang libclang-rt-dev valgrind strace
+TEST_DEPS  = zip unzip bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang libclang-rt-dev valgrind strace
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all deps test-deps check asan valgrind fuzz aws-names bench install uninstall lint demo clean
+.PHONY: all deps test-deps check asan valgrind fuzz aws-names bench layer install uninstall lint demo clean
 
 all: $(BIN)
 
@@ -126,6 +126,27 @@ bench: $(BIN) test-deps
 
 demo: $(BIN)
 	@sh examples/demo.sh
+
+# A Lambda layer: bin/xray-seg linked dynamically against glibc (what
+# provided.al2023 has, 2.34), json-c inside, libcurl found at run time.
+LAYER_DIR  ?= build/layer
+LAYER_ARCH != uname -m
+LAYER_ZIP  ?= build/xray-seg-layer-$(LAYER_ARCH).zip
+GLIBC_MAX  = 2.34
+
+layer:
+	mkdir -p $(LAYER_DIR)/bin
+	$(MAKE) STATIC=0 BUILD=$(LAYER_DIR)/obj BIN=$(LAYER_DIR)/bin/xray-seg \
+	    $(LAYER_DIR)/bin/xray-seg
+	@newest=$$(objdump -T $(LAYER_DIR)/bin/xray-seg | grep -o 'GLIBC_[0-9.]*' | \
+	    sed 's/GLIBC_//' | sort -uV | tail -1); \
+	if [ "$$(printf '%s\n%s\n' "$$newest" $(GLIBC_MAX) | sort -V | tail -1)" != $(GLIBC_MAX) ]; then \
+	    echo "layer: needs glibc $$newest, newer than provided.al2023's $(GLIBC_MAX)" >&2; exit 1; fi; \
+	echo "layer: glibc symbols up to $$newest (provided.al2023 has $(GLIBC_MAX))"
+	rm -f $(LAYER_ZIP)
+	cd $(LAYER_DIR) && zip -q -X -r $(abspath $(LAYER_ZIP)) bin
+	@echo "layer: $(LAYER_ZIP), $$(wc -c <$(LAYER_ZIP)) bytes" \
+	    "($$(wc -c <$(LAYER_DIR)/bin/xray-seg) bytes unpacked)"
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
