@@ -40,9 +40,11 @@ SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev libcurl4-openssl-dev
-TEST_DEPS  = zip unzip bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang libclang-rt-dev valgrind strace
+TEST_DEPS  = zip unzip bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang clang-tidy libclang-rt-dev valgrind strace
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+
+space := $(subst ,, )
 
 .PHONY: all deps test-deps check asan valgrind fuzz aws-names bench layer install uninstall lint demo clean
 
@@ -115,10 +117,21 @@ fuzz:
 	  grep -E '^Done [0-9]+ runs' build/fuzz/$$f.log; \
 	done
 
+# clang-tidy: the analyzer and bugprone checks, less those that only restate
+# the style here (snprintf/memcpy, !strcmp, char from toupper, va_list handed
+# on: a known false positive of clang 14).
+TIDY_CHECKS = -*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,\
+	-clang-analyzer-valist.Uninitialized,bugprone-*,-bugprone-easily-swappable-parameters,\
+	-bugprone-reserved-identifier,-bugprone-narrowing-conversions,\
+	-bugprone-implicit-widening-of-multiplication-result,-bugprone-suspicious-string-compare,\
+	-bugprone-branch-clone,misc-redundant-expression,performance-*
+
 lint:
 	mandoc -T lint -W warning man/xray-seg.1
 	shellcheck -s bash completions/xray-seg.bash test/test_helper.bash
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -D_GNU_SOURCE src
+	clang-tidy --quiet --warnings-as-errors='*' -checks='$(subst $(space),,$(TIDY_CHECKS))' \
+	    src/*.c -- -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(JSONC_CFLAGS)
 
 bench: $(BIN) test-deps
 	$(call need_packages,hyperfine time)

@@ -334,7 +334,7 @@ awscli_parse(char *const *argv, struct awscall *c)
 	}
 	if (p.nwords >= 2 && *p.word[0] && *p.word[1])
 		name_service(c, p.word[0]);
-	if (c->name[0] == '\0') {
+	if (p.nwords < 2 || c->name[0] == '\0') {
 		awscli_free(c);
 		return -1;
 	}

@@ -409,6 +409,7 @@ cmd_exec(int argc, char **argv)
 	int r, is_aws = 0, traced;
 
 	clock_now(start);
+	memset(&aws, 0, sizeof(aws));
 	if ((r = parse_exec(argc, argv, &o)) != 0 || (r = name_it(&o, argv + optind, &aws, &is_aws))) {
 		free(o.name);
 		return r < 0 ? EXIT_OK : r;

@@ -234,6 +234,7 @@ waterfall(const struct listener *l, struct view *v)
 	}
 	printf("trace %s: %zu document%s, %.1f ms\n", v->root, v->n, v->n == 1 ? "" : "s",
 	    (t1 - t0) * 1000);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers is sorted */
 	qsort(v->doc, v->n, sizeof(v->doc[0]), by_start);
 	drawn = xmalloc(v->n);
 	memset(drawn, 0, v->n);

@@ -100,7 +100,8 @@ read_settings(struct session *s)
 	/* Said when a document leaves, not by calls that send nothing. */
 	if (v && *v && session_transport(v, &s->transport) < 0)
 		s->bad_transport = v;
-	s->lambda = getenv("AWS_LAMBDA_FUNCTION_NAME") && *getenv("AWS_LAMBDA_FUNCTION_NAME");
+	v = getenv("AWS_LAMBDA_FUNCTION_NAME");
+	s->lambda = v && *v;
 	s->in_progress = is_true(getenv("XRAY_SEG_IN_PROGRESS"));
 	v = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
 	s->prewarmed = v && (strcmp(v, "provisioned-concurrency") == 0 ||
