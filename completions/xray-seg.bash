@@ -5,24 +5,29 @@
 _xray_seg_opts()
 {
 	case $1 in
-	begin)    echo '--parent --namespace --export --trace-id-from --sample-rate --service-version' \
-	               '--help | --parent --namespace --trace-id-from --sample-rate --service-version' ;;
-	end)      echo '--error --fault --throttle --cause --exit-code --http-status --export --transport' \
-	               '--help | --cause --exit-code --http-status --transport' ;;
+	begin)    echo '--parent --namespace --start-time --in-progress --export --trace-id-from' \
+	               '--sample-rate --service-version --help | --parent --namespace --start-time' \
+	               '--trace-id-from --sample-rate --service-version' ;;
+	end)      echo '--error --fault --throttle --cause --exit-code --http-status --end-time --export' \
+	               '--transport --help | --cause --exit-code --http-status --end-time --transport' ;;
 	annotate) echo '--id --number --bool --help | --id' ;;
 	metadata) echo '--id --namespace --help | --id --namespace' ;;
 	send)     echo '--all --transport --help | --transport' ;;
-	exec)     echo '--name --namespace --aws --no-aws --trace-id-from --sample-rate --service-version' \
-	               '--transport --help -- | --name --namespace --trace-id-from --sample-rate' \
-	               '--service-version --transport' ;;
+	exec)     echo '--name --namespace --aws --no-aws --in-progress --trace-id-from --sample-rate' \
+	               '--service-version --transport --help -- | --name --namespace --trace-id-from' \
+	               '--sample-rate --service-version --transport' ;;
+	context)  echo '--from-headers --from-env --help | --from-headers' ;;
+	guard)    echo '--deadline --margin --help | --deadline --margin' ;;
+	exception) echo '--id --type --exit-code --frame --help | --id --type --exit-code --frame' ;;
 	listen)   echo '--port --json --count --idle --help | --port --count --idle' ;;
-	header | help) echo '--help |' ;;
+	header | errtrap | help) echo '--help |' ;;
 	esac
 }
 
 _xray_seg()
 {
-	local commands='begin end annotate metadata send exec header listen help'
+	local commands='begin end annotate metadata send exec header context guard exception errtrap'
+	commands+=' listen help'
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd='' i=1 w opts valued operand=0 value=''
 	COMPREPLY=()
 
@@ -67,6 +72,9 @@ _xray_seg()
 				mapfile -t COMPREPLY < <(compgen -W 'aws remote' -- "$cur")
 			elif [[ $value == --transport ]]; then
 				mapfile -t COMPREPLY < <(compgen -W 'udp api stdout' -- "$cur")
+			elif [[ $value == --from-headers ]]; then
+				compopt -o filenames 2>/dev/null
+				mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			fi
 			return
 		fi

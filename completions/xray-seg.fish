@@ -1,7 +1,7 @@
 # fish completion for xray-seg(1)
 # Install as $(PREFIX)/share/fish/vendor_completions.d/xray-seg.fish.
 
-set -l commands begin end annotate metadata send exec header listen help
+set -l commands begin end annotate metadata send exec header context guard exception errtrap listen help
 
 # True while the command line, after the subcommand, has reached no operand and no "--":
 # options come before operands.
@@ -15,7 +15,8 @@ function __xray_seg_in_options
         else if test "$w" = --
             return 1
         else if contains -- $w --parent --namespace --cause --exit-code --http-status --id --name --port --count --idle \
-                --trace-id-from --sample-rate --service-version --transport
+                --trace-id-from --sample-rate --service-version --transport --start-time --end-time \
+                --from-headers --deadline --margin --type --frame
             set skip 1
         else if not string match -q -- '-*' $w
             return 1
@@ -59,6 +60,10 @@ complete -c xray-seg -n __fish_use_subcommand -a metadata -d 'Attach a JSON valu
 complete -c xray-seg -n __fish_use_subcommand -a send -d 'Deliver documents kept for later'
 complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment (outside Lambda, a trace)'
 complete -c xray-seg -n __fish_use_subcommand -a header -d 'Print the trace header'
+complete -c xray-seg -n __fish_use_subcommand -a context -d "Print shell code exporting an invocation's trace context"
+complete -c xray-seg -n __fish_use_subcommand -a guard -d 'Just before the deadline, end what is still open as timeouts'
+complete -c xray-seg -n __fish_use_subcommand -a exception -d 'Record an exception with its stack'
+complete -c xray-seg -n __fish_use_subcommand -a errtrap -d 'Print a bash ERR trap recording failing commands'
 complete -c xray-seg -n __fish_use_subcommand -a listen -d 'Show the documents arriving on a local UDP port'
 complete -c xray-seg -n __fish_use_subcommand -a help -d 'Show the usage of a command'
 
@@ -68,6 +73,8 @@ complete -c xray-seg -n "__fish_seen_subcommand_from $commands; and __xray_seg_i
 # begin
 complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l parent -x -d 'Parent subsegment ID'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l namespace -x -a 'aws remote' -d 'Downstream service kind'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l start-time -x -d 'Started at this time (epoch seconds, with a fraction, or ms)'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l in-progress -d 'Send an in-progress document at the start'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l export -d 'Print shell code exporting a context inside it (eval it)'
 
 # begin and exec: a trace started here
@@ -83,15 +90,16 @@ complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_opti
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l fault -d 'Flag a server error'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l throttle -d 'Flag throttling (implies --error)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l cause -x -d 'Record an exception with this message'
-complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end exception; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l http-status -x -d 'Record an HTTP status (100-599)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l end-time -x -d 'Ended at this time (epoch seconds, with a fraction, or ms)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l export -d 'Print shell code restoring the context around it (eval it)'
 
 # send
 complete -c xray-seg -n '__fish_seen_subcommand_from send; and __xray_seg_in_options' -l all -d 'Deliver what every trace in the state directory keeps'
 
 # annotate
-complete -c xray-seg -n '__fish_seen_subcommand_from annotate metadata; and __xray_seg_in_options' -l id -x -d 'Target this open subsegment'
+complete -c xray-seg -n '__fish_seen_subcommand_from annotate metadata exception; and __xray_seg_in_options' -l id -x -d 'Target this open subsegment'
 complete -c xray-seg -n '__fish_seen_subcommand_from annotate; and __xray_seg_in_options' -l number -d 'Store the value as a number'
 complete -c xray-seg -n '__fish_seen_subcommand_from annotate; and __xray_seg_in_options' -l bool -d 'Store the value as a boolean'
 
@@ -103,6 +111,18 @@ complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_opt
 complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l aws -d 'Read the command as an aws CLI call'
 complete -c xray-seg -n '__fish_seen_subcommand_from exec; and __xray_seg_in_options' -l no-aws -d 'Do not read the command as an aws CLI call'
 complete -c xray-seg -n '__fish_seen_subcommand_from exec' -x -a '(__xray_seg_exec_complete)'
+
+# context
+complete -c xray-seg -n '__fish_seen_subcommand_from context; and __xray_seg_in_options' -l from-headers -r -F -d 'From the Runtime API response headers curl -D wrote'
+complete -c xray-seg -n '__fish_seen_subcommand_from context; and __xray_seg_in_options' -l from-env -d 'From AWS_LAMBDA_TRACE_ID, else TRACEPARENT'
+
+# guard
+complete -c xray-seg -n '__fish_seen_subcommand_from guard; and __xray_seg_in_options' -l deadline -x -d 'Deadline in epoch ms (default: XRAY_SEG_DEADLINE_MS)'
+complete -c xray-seg -n '__fish_seen_subcommand_from guard; and __xray_seg_in_options' -l margin -x -d 'Act this many ms before it (default 500)'
+
+# exception (--id and --exit-code above)
+complete -c xray-seg -n '__fish_seen_subcommand_from exception; and __xray_seg_in_options' -l type -x -d "The exception's type"
+complete -c xray-seg -n '__fish_seen_subcommand_from exception; and __xray_seg_in_options' -l frame -x -d 'A stack frame PATH:LINE:LABEL, innermost first (repeatable)'
 
 # listen
 complete -c xray-seg -n '__fish_seen_subcommand_from listen; and __xray_seg_in_options' -l port -x -d 'UDP port on 127.0.0.1 (default 2000, 0: any free one)'

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "invocation.h"
+#include "session.h"
 #include "tracectx.h"
 #include "util.h"
 
@@ -24,6 +25,14 @@ read_headers(const char *path, struct invocation *inv)
 		return -1;
 	buf = xmalloc(HEADERS_MAX + 1);
 	len = fread(buf, 1, HEADERS_MAX, f);
+	if (ferror(f)) {
+		int e = errno;
+
+		fclose(f);
+		free(buf);
+		errno = e;
+		return -1;
+	}
 	fclose(f);
 	buf[len] = '\0';
 	invocation_parse(inv, buf, len);
@@ -63,6 +72,19 @@ print_trace(const char *header, const char *from)
 	tracectx_free(&c);
 }
 
+/* "true" for the sandbox's first invocation, "false" after, NULL if it cannot tell. */
+static const char *
+cold_start(void)
+{
+	struct session s;
+	int first;
+
+	session_start_quiet(&s, "context");
+	first = session_first_invocation(&s);
+	session_end(&s);
+	return first < 0 ? NULL : first && !s.prewarmed ? "true" : "false";
+}
+
 static int
 from_headers(const char *path)
 {
@@ -70,6 +92,7 @@ from_headers(const char *path)
 
 	if (read_headers(path, &inv) < 0)
 		warnmsg("context: cannot read %s: %s", path, strerror(errno));
+	cmd_print_var("XRAY_SEG_COLD_START", cold_start());
 	print_trace(inv.trace, path);
 	cmd_print_var("XRAY_SEG_REQUEST_ID",
 	    checked(inv.request_id, "0123456789abcdefABCDEF-"));

@@ -10,6 +10,9 @@
 #include "subseg.h"
 #include "util.h"
 
+/* Open subsegments begun inside one that end ends with it, at most. */
+#define INSIDE_MAX 64
+
 struct end_opts {
 	const char *id;         /* the ID operand, or NULL */
 	int export;
@@ -90,6 +93,24 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 }
 
 /*
+ * End what was begun inside id in this scope and is still open, innermost
+ * first: a script that stopped half way (set -e, a failed step) still has
+ * its inner work, and the causes recorded there, delivered.
+ */
+static void
+end_inside(struct session *s, struct trace *t, const char *id, const char *end_time)
+{
+	char inside[INSIDE_MAX][ID_LEN + 1];
+	size_t n = t ? state_above(t, s->ctx.parent, id, inside, INSIDE_MAX) : 0;
+	struct seg_end e;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.end_time, sizeof(e.end_time), "%s", end_time);
+	for (size_t i = 0; i < n; i++)
+		subseg_end(s, t, inside[i], &e);
+}
+
+/*
  * Shell code that restores the context around subsegment id, which is about
  * to end: its parent's, or none for a segment. Empty if id cannot be read.
  */
@@ -136,6 +157,8 @@ cmd_end(int argc, char **argv)
 		if (subseg_target(&s, t, o.id, 0, id) == 0) {
 			if (o.export)
 				restore = restore_code(&s, t, id);
+			if (o.id)
+				end_inside(&s, t, id, e.end_time);
 			subseg_end(&s, t, id, &e);
 			/* Drops the ended id from the scope's stack if it was innermost. */
 			if (t)

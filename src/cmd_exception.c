@@ -16,7 +16,7 @@
 struct failure {
 	const char *id;         /* --id, or NULL */
 	const char *type;
-	const char *exit_code;  /* checked, or NULL */
+	long exit_code;         /* or -1 */
 	const char *message;
 	struct seg_frame frame[FRAMES_MAX];
 	char *text[FRAMES_MAX]; /* owned copies the frames point into */
@@ -63,8 +63,12 @@ record(struct session *s, const struct failure *f)
 	session_trace(s, 0, &t);
 	if (subseg_target(s, t, f->id, 1, id) == 0 && (d = subseg_load(s, t, id)) != NULL) {
 		segdoc_exception(d, f->message, f->type, f->frame, f->nframes, f->truncated);
-		if (f->exit_code)
-			segdoc_metadata(d, "process", "exit_code", f->exit_code);
+		if (f->exit_code >= 0) {
+			char n[24];
+
+			snprintf(n, sizeof(n), "%ld", f->exit_code);
+			segdoc_metadata(d, "process", "exit_code", n);
+		}
 		subseg_save(s, t, id, d);
 		segdoc_free(d);
 	}
@@ -102,7 +106,7 @@ parse_exception(int argc, char **argv, struct failure *f)
 		case 'x':
 			if (parse_long(optarg, 0, 255, &v) < 0)
 				return cmd_usage("exception", "exit code '%s' is not 0..255", optarg);
-			f->exit_code = optarg;
+			f->exit_code = v;
 			break;
 		case 'f':
 			if (add_frame(f, optarg) < 0)
@@ -126,6 +130,7 @@ cmd_exception(int argc, char **argv)
 	int r, status;
 
 	memset(&f, 0, sizeof(f));
+	f.exit_code = -1;
 	if ((r = parse_exception(argc, argv, &f)) == 0) {
 		status = session_start(&s, "exception");
 		if (s.recording)

@@ -1,4 +1,5 @@
 /* cmd_guard.c: guard: close what is still open just before the invocation's deadline. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +31,9 @@ sleep_until_ms(long when_ms)
 {
 	struct timespec ts = { (time_t)(when_ms / 1000), (long)(when_ms % 1000) * 1000000L };
 
-	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) != 0)
+	if (when_ms <= 0)
+		return; /* already past */
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -147,13 +150,24 @@ cmd_guard(int argc, char **argv)
 	if (deadline && parse_ms("deadline", deadline, LONG_MAX, &when) < 0)
 		return EXIT_USAGE;
 	status = session_start(&s, "guard");
-	if (deadline == NULL && s.deadline_ms && parse_long(s.deadline_ms, 0, LONG_MAX, &when) < 0)
-		when = 0;
+	if (deadline == NULL && s.deadline_ms && parse_long(s.deadline_ms, 0, LONG_MAX, &when) < 0) {
+		warnmsg("guard: XRAY_SEG_DEADLINE_MS '%s' is not epoch milliseconds; not guarding",
+		    s.deadline_ms);
+		s.recording = 0;
+	}
 	if (s.recording && when == 0)
 		warnmsg("guard: no deadline (--deadline, or XRAY_SEG_DEADLINE_MS from "
 		    "'xray-seg context'); not guarding");
 	if (s.recording && when > 0) {
+		sigset_t stop;
+
 		sleep_until_ms(when - margin);
+		/* Once ending has begun it finishes: a stop now would leave one half sent. */
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
+		sigprocmask(SIG_BLOCK, &stop, NULL);
 		close_all(&s);
 	}
 	session_end(&s);

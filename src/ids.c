@@ -129,10 +129,10 @@ clock_parse(const char *v, char out[TIME_LEN])
 	for (size_t i = 0; i < 6; i++)
 		usec = usec * 10 + (i < nfrac ? frac[i] - '0' : 0);
 	/* Seconds since 1970 have had 10 digits since 2001; 13 are milliseconds. */
-	if (ndig >= 12 && frac == NULL) {
+	if (ndig >= 13 && frac == NULL) {
 		usec = (sec % 1000) * 1000;
 		sec /= 1000;
-	} else if (ndig >= 12) {
+	} else if (ndig >= 13) {
 		return -1;
 	}
 	if (sec < CLOCK_EARLIEST || sec > (long long)time(NULL) + 24 * 60 * 60)

@@ -25,7 +25,7 @@ void clock_now(char out[TIME_LEN]);
 /*
  * Read a time given on the command line into out, as clock_now writes it:
  * epoch seconds, with any fraction (kept to microseconds), or epoch
- * milliseconds (12 digits or more). -1 for anything else and for times
+ * milliseconds (13 digits or more). -1 for anything else and for times
  * before 2000 or more than a day ahead.
  */
 int clock_parse(const char *v, char out[TIME_LEN]);

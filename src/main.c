@@ -129,7 +129,8 @@ usage(FILE *f)
 	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR, XRAY_SEG_TRANSPORT,\n"
 	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL,\n"
 	    "XRAY_SEG_IN_PROGRESS, XRAY_SEG_DEADLINE_MS, AWS_LAMBDA_FUNCTION_NAME,\n"
-	    "AWS_LAMBDA_INITIALIZATION_TYPE, POWERTOOLS_SERVICE_NAME.\n"
+	    "AWS_LAMBDA_INITIALIZATION_TYPE, POWERTOOLS_SERVICE_NAME, XRAY_SEG_COLD_START;\n"
+	    "context --from-env reads AWS_LAMBDA_TRACE_ID and TRACEPARENT.\n"
 	    "The api transport reads AWS credentials, region and endpoint from the\n"
 	    "environment variables the AWS CLI reads (see xray-seg(1)).\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");

@@ -107,6 +107,8 @@ read_settings(struct session *s)
 	s->prewarmed = v && (strcmp(v, "provisioned-concurrency") == 0 ||
 	    strcmp(v, "snap-start") == 0);
 	s->deadline_ms = getenv("XRAY_SEG_DEADLINE_MS");
+	v = getenv("XRAY_SEG_COLD_START");
+	s->cold_start = v == NULL ? -1 : strcmp(v, "true") == 0 ? 1 : strcmp(v, "false") == 0 ? 0 : -1;
 	s->service_name = getenv("POWERTOOLS_SERVICE_NAME");
 	if (s->service_name && *s->service_name == '\0')
 		s->service_name = NULL;
@@ -221,6 +223,18 @@ session_trace(struct session *s, int create, struct trace **t)
 		warn_state(s, e);
 	errno = e;
 	return -1;
+}
+
+int
+session_first_invocation(struct session *s)
+{
+	int r;
+
+	if (s->state_dir == NULL)
+		s->state_dir = state_dir_path();
+	if ((r = state_first_use(s->state_dir)) < 0)
+		warn_state(s, errno);
+	return r;
 }
 
 int

@@ -37,6 +37,7 @@ struct session {
 	int prewarmed;          /* provisioned concurrency or SnapStart: no cold starts */
 	const char *service_name; /* POWERTOOLS_SERVICE_NAME, or NULL */
 	const char *deadline_ms;  /* XRAY_SEG_DEADLINE_MS, or NULL */
+	int cold_start;           /* XRAY_SEG_COLD_START: 1 true, 0 false, -1 unknown */
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
 };
@@ -64,6 +65,12 @@ int session_start_root(struct session *s, const char *cmd, const struct root_opt
  * 0, or -1 (said on stderr) if the directory is refused.
  */
 int session_each_trace(struct session *s, int (*fn)(void *, const char *), void *arg);
+
+/*
+ * Whether this is the first invocation the state directory has seen (its
+ * first call): 1, 0, or -1 (said on stderr) if the directory is refused.
+ */
+int session_first_invocation(struct session *s);
 
 /* Parse a transport name; -1 if v is none. */
 int session_transport(const char *v, enum transport *t);

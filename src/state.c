@@ -30,6 +30,8 @@ struct trace {
 
 /* In the state directory: the last trace marked by state_mark_first. */
 #define SANDBOX_FILE "sandbox"
+/* In the state directory: made by the first invocation's context call. */
+#define INVOCATIONS_FILE "invoked"
 
 const char *
 state_strerror(int err)
@@ -481,6 +483,57 @@ state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
 done:
 	close(fd);
 	return r;
+}
+
+size_t
+state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
+    size_t max)
+{
+	char line[STACK_LINE], name[NAME_MAX + 1];
+	struct stat st;
+	size_t n = 0;
+	off_t at;
+	int fd;
+
+	if ((fd = open_stack(t, scope, O_RDONLY)) < 0)
+		return 0;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return 0;
+	}
+	for (at = st.st_size - st.st_size % STACK_LINE - STACK_LINE; at >= 0; at -= STACK_LINE) {
+		if (pread(fd, line, sizeof(line), at) != STACK_LINE || line[ID_LEN] != '\n')
+			continue;
+		line[ID_LEN] = '\0';
+		if (strcmp(line, id) == 0)
+			break;
+		snprintf(name, sizeof(name), "%s.open", line);
+		if (n < max && is_lower_hex(line, ID_LEN) && state_has(t, name))
+			memcpy(out[n++], line, ID_LEN + 1);
+	}
+	close(fd);
+	/* Not on this stack: nothing was begun inside it here. */
+	return at >= 0 ? n : 0;
+}
+
+int
+state_first_use(const char *dir)
+{
+	int rootfd = open_private_dir(AT_FDCWD, dir, 1), fd, e;
+
+	if (rootfd < 0)
+		return -1;
+	fd = openat(rootfd, INVOCATIONS_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	close(rootfd);
+	if (fd < 0 && e != EEXIST) {
+		errno = e;
+		return -1;
+	}
+	return fd >= 0;
 }
 
 int

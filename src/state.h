@@ -37,6 +37,12 @@ int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
 /* Unlock and free t; with tidy, first remove the trace's state if nothing is left. */
 void state_close(struct trace *t, int tidy);
 
+/*
+ * 1 the first time it is called for state directory dir (a fresh Lambda
+ * sandbox), 0 after; -1 with errno as state_open's if dir is refused.
+ */
+int state_first_use(const char *dir);
+
 /* Non-zero if the state_open that gave t made the trace's directory. */
 int state_made(const struct trace *t);
 
@@ -68,6 +74,14 @@ int state_each(struct trace *t, const char *suffix, int (*fn)(void *, const char
  * ids ended out of order on the way), or -1 with ENOENT.
  */
 int state_push(struct trace *t, const char *scope, const char *id);
+
+/*
+ * The ids begun after id on the stack of scope that are still open,
+ * innermost first, at most max of them: the work begun inside id and not
+ * ended. None if id is not on that stack.
+ */
+size_t state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
+    size_t max);
 int state_top(struct trace *t, const char *scope, char out[ID_LEN + 1]);
 
 #endif

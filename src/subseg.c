@@ -31,6 +31,9 @@ describe_invocation(struct session *s, struct trace *t, struct segdoc *d)
 
 	if (first < 0)
 		return;
+	/* context knows best: it runs for every invocation, traced or not. */
+	if (s->cold_start >= 0)
+		first = s->cold_start;
 	segdoc_annotate(d, "ColdStart", ANNOT_BOOL, first && !s->prewarmed ? "true" : "false");
 	if (s->service_name)
 		segdoc_annotate(d, "Service", ANNOT_STRING, s->service_name);

@@ -383,3 +383,36 @@ $(grep -Eo '"(start|end)_time":[0-9.eE+-]+' <<<"$bad" | grep -Ev ':[0-9]{10}\.[0
 	*) xs_die "begin '<>!?': exit $status" ;;
 	esac
 }
+
+@test "end ID also ends what was begun inside it and is still open, at the same time" {
+	lambda_ctx
+	outer=$(xs begin outer)
+	a=$(xs begin a)
+	b=$(xs begin b)
+	xs end "$(xs begin done-inside)"
+	run -0 --separate-stderr xs end --fault "$outer"
+	assert_stderr_empty
+	wait_docs 4
+	assert_doc a .parent_id "$outer"
+	assert_doc b .parent_id "$a"
+	[ "$(dget a .end_time)" = "$(dget outer .end_time)" ]
+	[ "$(dget b .end_time)" = "$(dget outer .end_time)" ]
+	# only the one ended explicitly carries its flags
+	assert_doc outer .fault true
+	assert_doc a .fault null
+	assert_no_state
+	[ -n "$b" ]
+}
+
+@test "end ID leaves alone what is open outside it" {
+	lambda_ctx
+	outer=$(xs begin outer)
+	inner=$(xs begin inner)
+	run -0 --separate-stderr xs end "$inner"
+	assert_stderr_empty
+	wait_docs 1
+	doc inner >/dev/null
+	run -0 --separate-stderr xs end
+	wait_docs 2
+	assert_doc outer .id "$outer"
+}

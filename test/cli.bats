@@ -6,28 +6,36 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-COMMANDS=(begin end annotate metadata send exec header listen help)
+COMMANDS=(begin end annotate metadata send exec header context guard exception errtrap listen help)
 
 # The synopsis lines of the contract, and each command's long options.
 declare -gA SYNOPSIS=(
-	[begin]='xray-seg begin [--parent ID] [--namespace aws|remote] [--export] [--trace-id-from S] [--sample-rate R] [--service-version V] NAME'
-	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [--export] [--transport T] [ID]'
+	[begin]='xray-seg begin [--parent ID] [--namespace aws|remote] [--start-time T] [--in-progress] [--export] [--trace-id-from S] [--sample-rate R] [--service-version V] NAME'
+	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [--end-time T] [--export] [--transport T] [ID]'
 	[annotate]='xray-seg annotate [--id ID] [--number | --bool] KEY VALUE'
 	[metadata]='xray-seg metadata [--id ID] [--namespace NS] KEY JSON'
 	[send]='xray-seg send [--all] [--transport T]'
-	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] [--] CMD [ARG...]'
+	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--in-progress] [--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] [--] CMD [ARG...]'
 	[header]='xray-seg header'
+	[context]='xray-seg context [--from-headers FILE | --from-env]'
+	[guard]='xray-seg guard [--deadline MS] [--margin MS]'
+	[exception]='xray-seg exception [--id ID] [--type TYPE] [--exit-code N] [--frame PATH:LINE:LABEL]... MESSAGE'
+	[errtrap]='xray-seg errtrap'
 	[listen]='xray-seg listen [--port P] [--json] [--count N] [--idle S]'
 	[help]='xray-seg help [COMMAND]'
 )
 declare -gA OPTIONS=(
-	[begin]='--export --help --namespace --parent --sample-rate --service-version --trace-id-from'
-	[end]='--cause --error --exit-code --export --fault --help --http-status --throttle --transport'
+	[begin]='--export --help --in-progress --namespace --parent --sample-rate --service-version --start-time --trace-id-from'
+	[end]='--cause --end-time --error --exit-code --export --fault --help --http-status --throttle --transport'
 	[annotate]='--bool --help --id --number'
 	[metadata]='--help --id --namespace'
 	[send]='--all --help --transport'
-	[exec]='--aws --help --name --namespace --no-aws --sample-rate --service-version --trace-id-from --transport'
+	[exec]='--aws --help --in-progress --name --namespace --no-aws --sample-rate --service-version --trace-id-from --transport'
 	[header]='--help'
+	[context]='--from-env --from-headers --help'
+	[guard]='--deadline --help --margin'
+	[exception]='--exit-code --frame --help --id --type'
+	[errtrap]='--help'
 	[listen]='--count --help --idle --json --port'
 	[help]='--help'
 )
@@ -107,6 +115,10 @@ check_command_help() {
 @test "help send" { check_command_help send; }
 @test "help exec" { check_command_help exec; }
 @test "help header" { check_command_help header; }
+@test "help context" { check_command_help context; }
+@test "help guard" { check_command_help guard; }
+@test "help exception" { check_command_help exception; }
+@test "help errtrap" { check_command_help errtrap; }
 @test "help help" { check_command_help help; }
 
 @test "help output ends with a newline and is written in one piece to a pipe" {
@@ -172,6 +184,14 @@ check_command_help() {
 	expect_usage exec --
 	expect_usage exec --name
 	expect_usage exec --name x
+	expect_usage begin --start-time
+	expect_usage end --end-time
+	expect_usage context --from-headers
+	expect_usage guard --deadline
+	expect_usage guard --margin
+	expect_usage exception
+	expect_usage exception --frame
+	expect_usage exception --type
 }
 
 @test "extra operands are usage errors" {
@@ -182,6 +202,27 @@ check_command_help() {
 	expect_usage annotate key value extra
 	expect_usage metadata key '{}' extra
 	expect_usage help begin end
+	expect_usage context extra
+	expect_usage guard extra
+	expect_usage errtrap extra
+	expect_usage exception one two
+}
+
+@test "bad times, frames, deadlines and margins are usage errors; --from-headers excludes --from-env" {
+	for bad in '' x 0 -1 ' 1764637200' 1764637200, 1764637200. 1e9 946684799 99999999999 1764637200123.5; do
+		expect_usage begin --start-time "$bad" name
+		expect_usage end --end-time "$bad"
+	done
+	for bad in '' x x:y 'x:1' 'x:-1:f' 'x:1.5:f' 'x::f'; do
+		expect_usage exception --frame "$bad" message
+	done
+	expect_usage exception --exit-code 256 message
+	for bad in '' x -1 1.5; do
+		expect_usage guard --deadline "$bad"
+		expect_usage guard --margin "$bad"
+	done
+	expect_usage guard --margin 900001
+	expect_usage context --from-headers /dev/null --from-env
 }
 
 @test "options after the first operand are operands (getopt '+'), so extra" {

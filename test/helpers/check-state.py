@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""check-state.py - audit an xray-seg state directory after crashes (hardening.bats).
+
+usage: check-state.py STATE_DIR
+
+It is deliberately not xray-seg code: it reads the files as a later call would
+and reports, one line each on stdout, everything that is not the store's
+documented layout (xray-seg(1), FILES):
+
+  - in the state directory: only trace directories (named by a valid Root)
+    and the "sandbox" marker; anything else is reported (a temp file such as
+    "sandbox.<pid>" that was never renamed piles up here);
+  - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open" and
+    "<id>.done"; anything else is reported (".tmp.<name>" files are the
+    store's temp files: see state_put in src/state.c);
+  - every <id>.open and <id>.done must be one JSON object whose "id" is <id>
+    and whose "trace_id" is the directory's name;
+  - every stack file must be whole lines of 16 lowercase hex digits;
+  - "root" must hold a 16-hex id; "sandbox" a Root or nothing.
+
+Exit status: 0 when nothing was reported, 1 otherwise, 2 on bad usage.
+A state directory that does not exist is fine (nothing to report).
+"""
+import json
+import os
+import re
+import sys
+
+ROOT_RE = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
+ID = r"[0-9a-f]{16}"
+DOC_RE = re.compile(r"^(%s)\.(open|done)$" % ID)
+STACK_RE = re.compile(r"^stack\.%s$" % ID)
+LINE_RE = re.compile(rb"^[0-9a-f]{16}$")
+
+
+def show(data):
+    return repr(data[:80])
+
+
+def check_trace(path, root, problems):
+    for name in sorted(os.listdir(path)):
+        p = os.path.join(path, name)
+        if os.path.islink(p):
+            problems.append("symbolic link in a trace directory: %s" % p)
+            continue
+        m = DOC_RE.match(name)
+        if name == "lock":
+            continue
+        if name == "root":
+            with open(p, "rb") as f:
+                data = f.read()
+            if not re.match(rb"^[0-9a-f]{16}$", data):
+                problems.append("root file is not an id: %s %s" % (p, show(data)))
+            continue
+        if STACK_RE.match(name):
+            with open(p, "rb") as f:
+                data = f.read()
+            lines = data.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            else:
+                lines = None if data else []
+            if lines is None or not all(LINE_RE.match(l) for l in lines):
+                problems.append("stack file with a torn or bad line: %s %s" % (p, show(data)))
+            continue
+        if m:
+            with open(p, "rb") as f:
+                data = f.read()
+            try:
+                doc = json.loads(data.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                problems.append("not readable JSON (%d bytes): %s %s (%s)" % (len(data), p, show(data), e))
+                continue
+            if not isinstance(doc, dict) or doc.get("id") != m.group(1) or doc.get("trace_id") != root:
+                problems.append("document does not match its file name: %s %s" % (p, show(data)))
+            continue
+        problems.append("unexpected file in a trace directory (a temp file left behind?): %s" % p)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    top = sys.argv[1]
+    if not os.path.lexists(top):
+        return 0
+    problems = []
+    for name in sorted(os.listdir(top)):
+        p = os.path.join(top, name)
+        if ROOT_RE.match(name) and os.path.isdir(p) and not os.path.islink(p):
+            check_trace(p, name, problems)
+        elif name == "sandbox" and os.path.isfile(p) and not os.path.islink(p):
+            with open(p, "rb") as f:
+                data = f.read()
+            if data and not ROOT_RE.match(data.decode("latin-1")):
+                problems.append("sandbox marker holds no Root: %s %s" % (p, show(data)))
+        else:
+            problems.append("unexpected file in the state directory (a temp file left behind?): %s" % p)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
