@@ -95,8 +95,11 @@ asan:
 	$(MAKE) STATIC=0 BUILD=build/asan BIN=build/asan/xray-seg CFLAGS="-O1 -g $(SANITIZE)" \
 	    LDFLAGS="$(SANITIZE)" check
 
-valgrind: $(BIN) test-deps
-	XRAY_SEG=$(CURDIR)/$(BIN) XRAY_SEG_WRAPPER="$(VALGRIND)" bats $(BATS_FLAGS) test
+# memcheck needs a dynamic binary: in a static one it cannot see malloc.
+valgrind: test-deps
+	$(MAKE) STATIC=0 BUILD=build/valgrind BIN=build/valgrind/xray-seg build/valgrind/xray-seg
+	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg XRAY_SEG_WRAPPER="$(VALGRIND)" \
+	    bats $(BATS_FLAGS) test
 
 # libFuzzer targets for the parsers of outside input; FUZZ_SECONDS each, on
 # the checked-in seed corpus (new finds go to build/fuzz/corpus-*).
