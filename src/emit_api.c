@@ -37,6 +37,8 @@ struct apicfg {
 	const char *key, *secret, *token, *region;
 	char *url;        /* .../TraceSegments; owned */
 	char *sigv4;      /* "aws:amz:<region>:xray"; owned */
+	char *creds_url;  /* the container credentials endpoint, or NULL; owned */
+	char *owned[3];   /* key, secret and token when they came from there */
 };
 
 /* One request's outcome. */
@@ -111,6 +113,36 @@ endpoint(const char *region)
 	return xasprintf("%.*s/TraceSegments", (int)n, e);
 }
 
+/*
+ * Where ECS, CodeBuild and EKS Pod Identity hand out a task's credentials,
+ * as the AWS SDKs find it. A full URI must be https or on the host itself.
+ */
+static int
+container_url(struct apicfg *cfg, char *why, size_t len)
+{
+	static const char *local[] = { "http://127.", "http://localhost", "http://[::1]",
+		"http://169.254.170.2/", "http://169.254.170.2:", "http://169.254.170.23", "https://" };
+	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+	if (rel) {
+		cfg->creds_url = xasprintf("http://169.254.170.2%s", rel);
+		return 0;
+	}
+	for (size_t i = 0; full && i < sizeof(local) / sizeof(local[0]); i++)
+		if (strncmp(full, local[i], strlen(local[i])) == 0) {
+			cfg->creds_url = xstrdup(full);
+			return 0;
+		}
+	if (full)
+		snprintf(why, len, "AWS_CONTAINER_CREDENTIALS_FULL_URI '%s' is neither https nor "
+		    "on this host", full);
+	else
+		snprintf(why, len, "the api transport has no AWS credentials (AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY are not both set, nor a container credentials URI)");
+	return -1;
+}
+
 static int
 read_config(struct apicfg *cfg, char *why, size_t len)
 {
@@ -119,11 +151,8 @@ read_config(struct apicfg *cfg, char *why, size_t len)
 	cfg->secret = env("AWS_SECRET_ACCESS_KEY");
 	cfg->token = env("AWS_SESSION_TOKEN");
 	cfg->region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-	if (cfg->key == NULL || cfg->secret == NULL) {
-		snprintf(why, len, "the api transport has no AWS credentials "
-		    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set)");
+	if ((cfg->key == NULL || cfg->secret == NULL) && container_url(cfg, why, len) < 0)
 		return -1;
-	}
 	if (cfg->region == NULL) {
 		snprintf(why, len, "the api transport has no region "
 		    "(AWS_REGION and AWS_DEFAULT_REGION are not set)");
@@ -143,6 +172,73 @@ collect(char *data, size_t size, size_t n, void *arg)
 	memcpy(r->body + r->len, data, len < room ? len : room);
 	r->len += len < room ? len : room;
 	return len;
+}
+
+/* The authorization a credentials endpoint wants, if any; caller frees. */
+static char *
+container_token(void)
+{
+	const char *file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+		return xstrdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+	if (file == NULL || (f = fopen(file, "re")) == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
+}
+
+/* Fetch key, secret and token from cfg->creds_url. */
+static int
+fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t len)
+{
+	static const char *names[3] = { "AccessKeyId", "SecretAccessKey", "Token" };
+	struct reply *r = xmalloc(sizeof(*r));
+	struct curl_slist *h = NULL;
+	char *token = container_token(), *auth = NULL;
+	CURL *e = c->init();
+
+	memset(r, 0, offsetof(struct reply, body));
+	r->len = 0;
+	if (e == NULL) {
+		r->code = CURLE_FAILED_INIT;
+	} else {
+		if (token)
+			h = c->slist_append(h, (auth = xasprintf("Authorization: %s", token)));
+		c->setopt(e, CURLOPT_URL, cfg->creds_url);
+		c->setopt(e, CURLOPT_HTTPHEADER, h);
+		c->setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+		c->setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
+		c->setopt(e, CURLOPT_NOSIGNAL, 1L);
+		c->setopt(e, CURLOPT_WRITEFUNCTION, collect);
+		c->setopt(e, CURLOPT_WRITEDATA, r);
+		if ((r->code = c->perform(e)) == CURLE_OK)
+			c->getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+		c->cleanup(e);
+		c->slist_free_all(h);
+	}
+	r->body[r->len] = '\0';
+	for (int i = 0; r->code == CURLE_OK && r->status == 200 && i < 3; i++)
+		cfg->owned[i] = segdoc_json_member(r->body, names[i]);
+	if (cfg->owned[0] == NULL || cfg->owned[1] == NULL)
+		snprintf(why, len, "no AWS credentials from %s: %s", cfg->creds_url,
+		    r->code != CURLE_OK ? c->strerror(r->code) :
+		    r->status != 200 ? "it did not answer 200" : "no AccessKeyId and SecretAccessKey");
+	else {
+		cfg->key = cfg->owned[0];
+		cfg->secret = cfg->owned[1];
+		cfg->token = cfg->owned[2];
+	}
+	free(token);
+	free(auth);
+	free(r);
+	return cfg->key && cfg->secret ? 0 : -1;
 }
 
 /* POST body to the API once. */
@@ -299,7 +395,8 @@ emit_api_send(const char *cmd, struct outdoc *docs, size_t n, int keepable)
 
 	for (size_t j = 0; j < n; j++)
 		docs[j].fate = FATE_KEEP;
-	failed = read_config(&cfg, why, sizeof(why)) < 0 || load_curl(&c, why, sizeof(why)) < 0;
+	failed = read_config(&cfg, why, sizeof(why)) < 0 || load_curl(&c, why, sizeof(why)) < 0 ||
+	    (cfg.creds_url && fetch_credentials(&c, &cfg, why, sizeof(why)) < 0);
 	srand((unsigned)time(NULL) ^ (unsigned)n);
 	for (; i < n && !failed; i += TRANSPORT_BATCH)
 		failed = send_batch(&c, &cfg, cmd, docs + i,
@@ -314,4 +411,7 @@ emit_api_send(const char *cmd, struct outdoc *docs, size_t n, int keepable)
 	}
 	free(cfg.url);
 	free(cfg.sigv4);
+	free(cfg.creds_url);
+	for (int j = 0; j < 3; j++)
+		free(cfg.owned[j]);
 }

@@ -558,3 +558,34 @@ root_with_child() {
 	assert_requests 1
 	assert_no_state
 }
+
+@test "container credentials (ECS, CodeBuild): fetched from AWS_CONTAINER_CREDENTIALS_FULL_URI with its token" {
+	start_http --reply '200:{"AccessKeyId":"AKIDCONTAINER0000001","SecretAccessKey":"from-the-container","Token":"task-token","Expiration":"2099-01-01T00:00:00Z"}' \
+		--reply '200:{"UnprocessedTraceSegments":[]}'
+	api_env "$HTTP_URL"
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$HTTP_URL/v2/credentials/abc
+	export AWS_CONTAINER_AUTHORIZATION_TOKEN=pod-identity-token
+	run -0 --separate-stderr xs exec --name in-a-task -- true
+	assert_stderr_empty
+	assert_requests 2
+	[ "$(hq '.[0].method + " " + .[0].path')" = "GET /v2/credentials/abc" ]
+	[ "$(header_of 0 Authorization)" = pod-identity-token ]
+	[ "$(hq '.[1].path')" = /TraceSegments ]
+	[[ $(header_of 1 Authorization) == "AWS4-HMAC-SHA256 Credential=AKIDCONTAINER0000001/"* ]]
+	[ "$(header_of 1 X-Amz-Security-Token)" = task-token ]
+}
+
+@test "container credentials: a full URI off this host over http is refused; an endpoint that fails keeps the documents" {
+	api_env "http://127.0.0.1:$(free_tcp_port)"
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://192.0.2.1/creds
+	run -0 --separate-stderr xs exec --name off-host -- true
+	assert_warning
+	[[ $stderr == *"AWS_CONTAINER_CREDENTIALS_FULL_URI 'http://192.0.2.1/creds' is neither https nor on this host"* ]]
+	start_http --reply 500
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$HTTP_URL/creds
+	run -0 --separate-stderr xs exec --name creds-down -- true
+	assert_warning
+	[[ $stderr == *"no AWS credentials from $HTTP_URL/creds: it did not answer 200; 1 document kept"* ]]
+}
