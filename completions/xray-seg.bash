@@ -8,7 +8,7 @@ _xray_seg_opts()
 	begin)    echo '--parent --namespace --start-time --in-progress --export --trace-id-from' \
 	               '--sample-rate --service-version --help | --parent --namespace --start-time' \
 	               '--trace-id-from --sample-rate --service-version' ;;
-	end)      echo '--error --fault --throttle --cause --exit-code --http-status --end-time --export' \
+	end)      echo '--error --fault --throttle --cause --exit-code --http-status --end-time --inside --export' \
 	               '--transport --help | --cause --exit-code --http-status --end-time --transport' ;;
 	annotate) echo '--id --number --bool --help | --id' ;;
 	metadata) echo '--id --namespace --help | --id --namespace' ;;

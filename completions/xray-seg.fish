@@ -93,6 +93,7 @@ complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_opti
 complete -c xray-seg -n '__fish_seen_subcommand_from end exception; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l http-status -x -d 'Record an HTTP status (100-599)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l end-time -x -d 'Ended at this time (epoch seconds, with a fraction, or ms)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l inside -d 'Also end what was begun inside it and is still open'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l export -d 'Print shell code restoring the context around it (eval it)'
 
 # send

@@ -65,6 +65,7 @@ enum {
 	OPT_ALL,
 	OPT_TIME,
 	OPT_IN_PROGRESS,
+	OPT_INSIDE,
 };
 
 /* The options of calls that may start a trace, for a struct option array. */

@@ -16,6 +16,7 @@
 struct end_opts {
 	const char *id;         /* the ID operand, or NULL */
 	int export;
+	int inside;             /* also end what is open inside it */
 	const char *transport;  /* checked, or NULL */
 };
 
@@ -31,6 +32,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 		{ "http-status", required_argument, NULL, 's' },
 		{ "end-time", required_argument, NULL, OPT_TIME },
 		{ "export", no_argument, NULL, OPT_EXPORT },
+		{ "inside", no_argument, NULL, OPT_INSIDE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -74,6 +76,9 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 			break;
 		case OPT_EXPORT:
 			o->export = 1;
+			break;
+		case OPT_INSIDE:
+			o->inside = 1;
 			break;
 		case OPT_TRANSPORT:
 			if (cmd_transport("end", optarg, &t) < 0)
@@ -135,7 +140,7 @@ restore_code(struct session *s, struct trace *t, const char *id)
 int
 cmd_end(int argc, char **argv)
 {
-	struct end_opts o = { NULL, 0, NULL };
+	struct end_opts o = { NULL, 0, 0, NULL };
 	struct seg_end e;
 	char id[ID_LEN + 1], *restore = NULL;
 	struct session s;
@@ -157,7 +162,7 @@ cmd_end(int argc, char **argv)
 		if (subseg_target(&s, t, o.id, 0, id) == 0) {
 			if (o.export)
 				restore = restore_code(&s, t, id);
-			if (o.id)
+			if (o.inside)
 				end_inside(&s, t, id, e.end_time);
 			subseg_end(&s, t, id, &e);
 			/* Drops the ended id from the scope's stack if it was innermost. */

@@ -34,7 +34,7 @@ static const struct cmd commands[] = {
 	    ROOT_HELP HELP_LINE },
 	{ "end", cmd_end,
 	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] "
-	    "[--end-time T] [--export] [--transport T] [ID]",
+	    "[--end-time T] [--inside] [--export] [--transport T] [ID]",
 	    "end subsegment ID (default: the innermost open one) and send it",
 	    "  --error                client error (4xx)\n"
 	    "  --fault                server error (5xx)\n"
@@ -43,6 +43,7 @@ static const struct cmd commands[] = {
 	    "  --exit-code N          record exit status N (non-zero is a fault)\n"
 	    "  --http-status N        record HTTP status N (429 throttle, 4xx error, 5xx fault)\n"
 	    "  --end-time T           ended at T (epoch seconds, with a fraction, or ms)\n"
+	    "  --inside               also end what was begun inside it and is still open\n"
 	    "  --export               print shell code restoring the context around it\n"
 	    TRANSPORT_HELP HELP_LINE },
 	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] KEY VALUE",

@@ -384,13 +384,13 @@ $(grep -Eo '"(start|end)_time":[0-9.eE+-]+' <<<"$bad" | grep -Ev ':[0-9]{10}\.[0
 	esac
 }
 
-@test "end ID also ends what was begun inside it and is still open, at the same time" {
+@test "end --inside ID also ends what was begun inside it and is still open, at the same time" {
 	lambda_ctx
 	outer=$(xs begin outer)
 	a=$(xs begin a)
 	b=$(xs begin b)
 	xs end "$(xs begin done-inside)"
-	run -0 --separate-stderr xs end --fault "$outer"
+	run -0 --separate-stderr xs end --inside --fault "$outer"
 	assert_stderr_empty
 	wait_docs 4
 	assert_doc a .parent_id "$outer"
@@ -404,11 +404,11 @@ $(grep -Eo '"(start|end)_time":[0-9.eE+-]+' <<<"$bad" | grep -Ev ':[0-9]{10}\.[0
 	[ -n "$b" ]
 }
 
-@test "end ID leaves alone what is open outside it" {
+@test "end --inside ID leaves alone what is open outside it" {
 	lambda_ctx
 	outer=$(xs begin outer)
 	inner=$(xs begin inner)
-	run -0 --separate-stderr xs end "$inner"
+	run -0 --separate-stderr xs end --inside "$inner"
 	assert_stderr_empty
 	wait_docs 1
 	doc inner >/dev/null

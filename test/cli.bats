@@ -11,7 +11,7 @@ COMMANDS=(begin end annotate metadata send exec header context guard exception e
 # The synopsis lines of the contract, and each command's long options.
 declare -gA SYNOPSIS=(
 	[begin]='xray-seg begin [--parent ID] [--namespace aws|remote] [--start-time T] [--in-progress] [--export] [--trace-id-from S] [--sample-rate R] [--service-version V] NAME'
-	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [--end-time T] [--export] [--transport T] [ID]'
+	[end]='xray-seg end [--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] [--end-time T] [--inside] [--export] [--transport T] [ID]'
 	[annotate]='xray-seg annotate [--id ID] [--number | --bool] KEY VALUE'
 	[metadata]='xray-seg metadata [--id ID] [--namespace NS] KEY JSON'
 	[send]='xray-seg send [--all] [--transport T]'
@@ -26,7 +26,7 @@ declare -gA SYNOPSIS=(
 )
 declare -gA OPTIONS=(
 	[begin]='--export --help --in-progress --namespace --parent --sample-rate --service-version --start-time --trace-id-from'
-	[end]='--cause --end-time --error --exit-code --export --fault --help --http-status --throttle --transport'
+	[end]='--cause --end-time --error --exit-code --export --fault --help --http-status --inside --throttle --transport'
 	[annotate]='--bool --help --id --number'
 	[metadata]='--help --id --namespace'
 	[send]='--all --help --transport'
