@@ -1,4 +1,5 @@
 /* cmd_annotate.c: annotate and metadata: add data to an open subsegment. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,9 @@ apply(struct session *s, const struct addition *a)
 	struct segdoc *d;
 	int r;
 
-	session_trace(s, 0, &t);
+	/* A state directory refused is said once; no state at all is "nothing open". */
+	if (session_trace(s, 0, &t) < 0 && errno != ENOENT)
+		return;
 	if (subseg_target(s, t, a->id, 1, id) < 0 || (d = subseg_load(s, t, id)) == NULL) {
 		state_close(t, 0);
 		return;

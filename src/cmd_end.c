@@ -1,4 +1,5 @@
 /* cmd_end.c: end: close a subsegment with its outcome and send it. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -158,8 +159,10 @@ cmd_end(int argc, char **argv)
 	if (o.export)
 		s.stdout_fd = STDERR_FILENO;
 	if (s.recording) {
-		session_trace(&s, 0, &t);
-		if (subseg_target(&s, t, o.id, 0, id) == 0) {
+		/* A state directory refused is said once: nothing to end then. */
+		int refused = session_trace(&s, 0, &t) < 0 && errno != ENOENT;
+
+		if (!refused && subseg_target(&s, t, o.id, 0, id) == 0) {
 			if (o.export)
 				restore = restore_code(&s, t, id);
 			if (o.inside)

@@ -1,4 +1,5 @@
 /* cmd_exception.c: exception and errtrap: failures, with their stack, as X-Ray causes. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,8 @@ record(struct session *s, const struct failure *f)
 	struct trace *t = NULL;
 	struct segdoc *d;
 
-	session_trace(s, 0, &t);
+	if (session_trace(s, 0, &t) < 0 && errno != ENOENT)
+		return; /* said already */
 	if (subseg_target(s, t, f->id, 1, id) == 0 && (d = subseg_load(s, t, id)) != NULL) {
 		segdoc_exception(d, f->message, f->type, f->frame, f->nframes, f->truncated);
 		if (f->exit_code >= 0) {

@@ -419,6 +419,8 @@ cmd_exec(int argc, char **argv)
 	if (o.transport)
 		session_transport(o.transport, &s.transport);
 	s.in_progress |= o.in_progress;
+	/* exec ends what it begins: one warning there says how delivery went. */
+	s.quiet_in_progress = 1;
 	traced = exec_begin(&s, &o, start, id, value);
 	value[2] = (char *)o.transport;
 	memset(&ch, 0, sizeof(ch));

@@ -385,30 +385,22 @@ send_batch(const struct curlapi *c, const struct apicfg *cfg, const char *cmd,
 }
 
 void
-emit_api_send(const char *cmd, struct outdoc *docs, size_t n, int keepable)
+emit_api_send(const char *cmd, struct outdoc *docs, size_t n, char *why, size_t whylen)
 {
 	struct curlapi c;
 	struct apicfg cfg;
-	char why[600];
 	size_t i = 0;
 	int failed;
 
 	for (size_t j = 0; j < n; j++)
 		docs[j].fate = FATE_KEEP;
-	failed = read_config(&cfg, why, sizeof(why)) < 0 || load_curl(&c, why, sizeof(why)) < 0 ||
-	    (cfg.creds_url && fetch_credentials(&c, &cfg, why, sizeof(why)) < 0);
+	failed = read_config(&cfg, why, whylen) < 0 || load_curl(&c, why, whylen) < 0 ||
+	    (cfg.creds_url && fetch_credentials(&c, &cfg, why, whylen) < 0);
 	srand((unsigned)time(NULL) ^ (unsigned)n);
 	for (; i < n && !failed; i += TRANSPORT_BATCH)
 		failed = send_batch(&c, &cfg, cmd, docs + i,
-		    n - i < TRANSPORT_BATCH ? n - i : TRANSPORT_BATCH, why, sizeof(why)) < 0;
+		    n - i < TRANSPORT_BATCH ? n - i : TRANSPORT_BATCH, why, whylen) < 0;
 	/* libcurl stays loaded: its TLS library may have exit handlers of its own. */
-	if (failed) {
-		size_t kept = 0;
-
-		for (size_t j = 0; j < n; j++)
-			kept += docs[j].fate == FATE_KEEP;
-		transport_warn(cmd, why, kept, keepable);
-	}
 	free(cfg.url);
 	free(cfg.sigv4);
 	free(cfg.creds_url);

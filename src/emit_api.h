@@ -14,8 +14,8 @@
 /*
  * Send docs in requests of at most TRANSPORT_BATCH, retrying network errors,
  * 5xx and throttling with backoff, and set each one's fate (see
- * transport_send, also for keepable). cmd names the caller in messages.
+ * transport_send, also for why). cmd names the caller in messages.
  */
-void emit_api_send(const char *cmd, struct outdoc *docs, size_t n, int keepable);
+void emit_api_send(const char *cmd, struct outdoc *docs, size_t n, char *why, size_t whylen);
 
 #endif

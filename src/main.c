@@ -247,15 +247,24 @@ cmd_check_id(const char *cmd, const char *what, const char *id)
 	return -1;
 }
 
-/* Flush stdout and say so if it failed: an ID nobody received is a failure. */
+/*
+ * Flush stdout and say so if it failed. For help, the version and listen,
+ * whose output is all they do, that is a failure; for a tracing command it
+ * is a tracing problem like any other, and must not stop the script.
+ */
 static int
-finish(int status)
+finish(const char *cmd, int status)
 {
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		errmsg("cannot write to standard output");
-		return status == EXIT_OK ? EXIT_RUNTIME : status;
+	int tracing = cmd && strcmp(cmd, "help") != 0 && strcmp(cmd, "listen") != 0;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return status;
+	if (tracing) {
+		warnmsg("%s: cannot write to standard output", cmd);
+		return status;
 	}
-	return status;
+	errmsg("cannot write to standard output");
+	return status == EXIT_OK ? EXIT_RUNTIME : status;
 }
 
 int
@@ -269,15 +278,15 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
-		return finish(EXIT_OK);
+		return finish(NULL, EXIT_OK);
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("xray-seg %s\n", VERSION);
-		return finish(EXIT_OK);
+		return finish(NULL, EXIT_OK);
 	}
 	if ((c = cmd_find(argv[1])) == NULL) {
 		errmsg("unknown command '%s' (see 'xray-seg --help')", argv[1]);
 		return EXIT_USAGE;
 	}
-	return finish(c->run(argc - 1, argv + 1));
+	return finish(c->name, c->run(argc - 1, argv + 1));
 }

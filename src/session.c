@@ -201,7 +201,12 @@ session_end(struct session *s)
 static void
 warn_state(struct session *s, int e)
 {
-	if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
+	/* Name the directory that was refused: the state directory, or the trace's in it. */
+	if ((e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR) &&
+	    s->ctx.root[0] && state_check(s->state_dir) == 0)
+		warnmsg("%s: trace directory %s/%s %s; not recording", s->cmd, s->state_dir,
+		    s->ctx.root, state_strerror(e));
+	else if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));
 	else

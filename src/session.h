@@ -34,6 +34,7 @@ struct session {
 	const char *bad_transport; /* XRAY_SEG_TRANSPORT when it names none, or NULL */
 	int lambda;             /* running in AWS Lambda */
 	int in_progress;        /* send an in-progress document at begin */
+	int quiet_in_progress;  /* its failure is said by this call's end instead */
 	int prewarmed;          /* provisioned concurrency or SnapStart: no cold starts */
 	const char *service_name; /* POWERTOOLS_SERVICE_NAME, or NULL */
 	const char *deadline_ms;  /* XRAY_SEG_DEADLINE_MS, or NULL */

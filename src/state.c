@@ -30,6 +30,8 @@ struct trace {
 
 /* In the state directory: the last trace marked by state_mark_first. */
 #define SANDBOX_FILE "sandbox"
+/* Files being written; one found while holding the lock is a killed call's. */
+#define TEMP_PREFIX ".tmp."
 /* In the state directory: made by the first invocation's context call. */
 #define INVOCATIONS_FILE "invoked"
 
@@ -206,6 +208,17 @@ sweep(int rootfd, const char *keep)
 }
 
 int
+state_check(const char *dir)
+{
+	int fd = open_private_dir(AT_FDCWD, dir, 0);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int
 state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
 {
 	int rootfd = open_private_dir(AT_FDCWD, dir, 0), r = 0;
@@ -312,21 +325,36 @@ state_close(struct trace *t, int tidy)
 	free(t);
 }
 
+/* Put tmp in place as name; with excl only if name does not exist yet. */
+static int
+install(struct trace *t, const char *tmp, const char *name, int excl)
+{
+	if (!excl)
+		return renameat(t->dirfd, tmp, t->dirfd, name);
+	if (renameat2(t->dirfd, tmp, t->dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: a hard link is as exclusive. */
+	if (linkat(t->dirfd, tmp, t->dirfd, name, 0) < 0)
+		return -1;
+	unlinkat(t->dirfd, tmp, 0);
+	return 0;
+}
+
 int
 state_put(struct trace *t, const char *name, const char *data, size_t len, int excl)
 {
 	char tmp[NAME_MAX + 1];
 	int fd, e;
 
-	if (excl) {
-		fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		snprintf(tmp, sizeof(tmp), "%s", name);
-	} else {
-		/* Only the lock holder writes, so one temp name per file is enough. */
-		snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
-		fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	}
+	/*
+	 * Written aside and renamed into place, so that a call killed at any
+	 * instant leaves the old file or the new one, never a part of one. Only
+	 * the lock holder writes, so one temp name per file is enough.
+	 */
+	snprintf(tmp, sizeof(tmp), TEMP_PREFIX "%s", name);
+	fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	if (writeall(fd, data, len) < 0) {
@@ -334,7 +362,7 @@ state_put(struct trace *t, const char *name, const char *data, size_t len, int e
 		close(fd);
 		goto bad;
 	}
-	if (close(fd) < 0 || (!excl && renameat(t->dirfd, tmp, t->dirfd, name) < 0)) {
+	if (close(fd) < 0 || install(t, tmp, name, excl) < 0) {
 		e = errno;
 		goto bad;
 	}
@@ -377,6 +405,28 @@ bad:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int
+state_morph(struct trace *t, const char *from, const char *to, const char *data, size_t len)
+{
+	struct stat st;
+	int fd = openat(t->dirfd, from, O_WRONLY | O_NOFOLLOW | O_CLOEXEC), r = -1;
+
+	if (fd < 0)
+		return -1;
+	/* Only into blocks the file already has: a short write would spoil it. */
+	if (fstat(fd, &st) == 0 && (off_t)len <= (off_t)st.st_blocks * 512) {
+		if (pwrite(fd, data, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0)
+			r = 0;
+	} else {
+		errno = ENOSPC;
+	}
+	if (close(fd) < 0)
+		r = -1;
+	if (r == 0)
+		r = renameat(t->dirfd, from, t->dirfd, to);
+	return r;
 }
 
 int
@@ -485,6 +535,20 @@ done:
 	return r;
 }
 
+void
+state_clean(struct trace *t)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if ((d = dir_stream(t->dirfd)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, TEMP_PREFIX, sizeof(TEMP_PREFIX) - 1) == 0)
+			unlinkat(t->dirfd, e->d_name, 0);
+	closedir(d);
+}
+
 size_t
 state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
     size_t max)
@@ -545,33 +609,30 @@ state_made(const struct trace *t)
 int
 state_mark_first(struct trace *t)
 {
-	char seen[TRACE_ID_LEN + 1] = "", tmp[64];
-	int fd = openat(t->rootfd, SANDBOX_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	char seen[TRACE_ID_LEN + 1] = "";
+	int fd = openat(t->rootfd, SANDBOX_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
 	ssize_t n;
+	int first;
 
-	if (fd >= 0) {
-		/* The first trace this directory has seen. */
-		writeall(fd, t->root, TRACE_ID_LEN);
-		close(fd);
-		return 1;
-	}
-	if (errno != EEXIST)
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
-	if ((fd = openat(t->rootfd, SANDBOX_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		n = read(fd, seen, TRACE_ID_LEN);
-		seen[n > 0 ? n : 0] = '\0';
-		close(fd);
 	}
-	if (strcmp(seen, t->root) == 0)
+	first = st.st_size == 0;
+	n = pread(fd, seen, TRACE_ID_LEN, 0);
+	seen[n > 0 ? n : 0] = '\0';
+	if (!first && strcmp(seen, t->root) == 0) {
+		close(fd);
 		return -1;
-	snprintf(tmp, sizeof(tmp), SANDBOX_FILE ".%ld", (long)getpid());
-	fd = openat(t->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		writeall(fd, t->root, TRACE_ID_LEN);
-		close(fd);
-		if (renameat(t->rootfd, tmp, t->rootfd, SANDBOX_FILE) < 0)
-			unlinkat(t->rootfd, tmp, 0);
 	}
-	return 0;
+	/*
+	 * Rewritten in place, in one write of a fixed size: a killed call
+	 * leaves the old root or the new one, and no temp file behind.
+	 */
+	if (pwrite(fd, t->root, TRACE_ID_LEN, 0) != TRACE_ID_LEN)
+		first = -1;
+	close(fd);
+	return first;
 }

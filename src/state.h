@@ -28,6 +28,9 @@ struct trace;
  */
 int state_open(const char *dir, const char *root, int create, struct trace **out);
 
+/* 0 if dir is a state directory state_open would accept, else -1 with its errno. */
+int state_check(const char *dir);
+
 /*
  * Call fn(arg, root) for each trace under dir, until fn returns non-zero.
  * -1 with errno as state_open's when dir is refused or absent (ENOENT).
@@ -63,6 +66,16 @@ int state_put(struct trace *t, const char *name, const char *data, size_t len, i
 int state_get(struct trace *t, const char *name, char **data, size_t *len);
 
 int state_del(struct trace *t, const char *name);
+
+/*
+ * When there is no room for a new file: overwrite file from with data,
+ * within the space it already takes, and rename it to. -1 with errno
+ * (ENOSPC when data does not fit).
+ */
+int state_morph(struct trace *t, const char *from, const char *to, const char *data, size_t len);
+
+/* Remove what calls killed while writing left behind (t is locked: no one writes now). */
+void state_clean(struct trace *t);
 int state_has(struct trace *t, const char *name);
 
 /* Call fn for every file whose name ends in suffix; stops at fn's first non-zero. */

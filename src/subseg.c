@@ -11,6 +11,8 @@
 #include "util.h"
 
 #define FILE_NAME_LEN (ID_LEN + 6)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* The id of the trace's segment while it is open: later ends may wait for it. */
 #define ROOT_FILE "root"
 
@@ -44,6 +46,7 @@ static void
 send_in_progress(struct session *s, struct segdoc *d, const char *id)
 {
 	struct outdoc doc;
+	char why[700];
 	size_t len;
 	char *text = segdoc_in_progress(d, &len);
 
@@ -51,7 +54,9 @@ send_in_progress(struct session *s, struct segdoc *d, const char *id)
 	doc.text = text;
 	doc.len = len;
 	snprintf(doc.id, sizeof(doc.id), "%s", id);
-	transport_send(s, &doc, 1, 0);
+	if (transport_send(s, &doc, 1, why, sizeof(why)) > 0 && !s->quiet_in_progress)
+		warnmsg("%s: %s; the in-progress document of %s is not sent (the complete one "
+		    "follows at its end)", s->cmd, why, id);
 	free(text);
 }
 
@@ -159,25 +164,40 @@ count_one(void *arg, const char *name)
 	return 0;
 }
 
-/* Store a finished document for a later send, within the bound on what a trace keeps. */
+/* keep()'s answer when the trace keeps all it may already. */
+#define KEEP_FULL (-1)
+
+/*
+ * Store a finished document for a later send, within the bound on what a
+ * trace keeps: 0, KEEP_FULL, or the errno of the failure. On a full disk the
+ * open subsegment's own file is rewritten in place, so the space it holds is
+ * enough.
+ */
 static int
-keep(struct session *s, struct trace *t, const char *id, const char *text, size_t len)
+keep(struct trace *t, const char *id, const char *text, size_t len)
 {
-	char done[FILE_NAME_LEN];
+	char open[FILE_NAME_LEN], done[FILE_NAME_LEN];
 	size_t n = 0;
 
 	state_each(t, ".done", count_one, &n);
-	if (n >= SUBSEG_KEEP_MAX) {
-		warnmsg("%s: this trace already keeps %zu undelivered documents; subsegment %s "
-		    "is dropped", s->cmd, n, id);
-		return -1;
-	}
+	if (n >= SUBSEG_KEEP_MAX)
+		return KEEP_FULL;
+	file_name(open, id, "open");
 	file_name(done, id, "done");
-	if (state_put(t, done, text, len, 0) < 0) {
-		warnmsg("%s: cannot keep subsegment %s: %s; it is lost", s->cmd, id, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (state_put(t, done, text, len, 0) == 0)
+		return 0;
+	if ((errno == ENOSPC || errno == EDQUOT) && state_has(t, open) &&
+	    state_morph(t, open, done, text, len) == 0)
+		return 0;
+	return errno ? errno : EIO;
+}
+
+/* Why documents that could not be kept are lost, for a warning. */
+static const char *
+lost_why(int err)
+{
+	return err == KEEP_FULL ? "the trace keeps " STR(SUBSEG_KEEP_MAX) " already" :
+	    strerror(err);
 }
 
 /* The documents of one delivery: what the trace keeps, and perhaps one new one. */
@@ -225,24 +245,36 @@ batch_kept(void *arg, const char *name)
 static int
 batch_send(struct batch *b)
 {
-	char name[FILE_NAME_LEN];
-	int r = 0;
+	char name[FILE_NAME_LEN], why[700] = "";
+	size_t kept = 0, lost = 0;
+	int err = 0, e;
 
-	transport_send(b->s, b->docs, b->n, 1);
+	transport_send(b->s, b->docs, b->n, why, sizeof(why));
 	for (size_t i = 0; i < b->n; i++) {
 		struct outdoc *d = &b->docs[i];
 
 		file_name(name, d->id, "done");
 		if (b->texts[i] && d->fate != FATE_KEEP)
 			state_del(b->t, name);
-		else if (b->texts[i] == NULL && d->fate == FATE_KEEP)
-			keep(b->s, b->t, d->id, d->text, d->len);
-		r |= d->fate == FATE_KEEP ? -1 : 0;
+		else if (b->texts[i] == NULL && d->fate == FATE_KEEP &&
+		    (e = keep(b->t, d->id, d->text, d->len)) != 0) {
+			err = e;
+			lost++;
+		} else if (d->fate == FATE_KEEP) {
+			kept++;
+		}
 		free(b->texts[i]);
 	}
+	/* One line for the whole delivery: what went wrong, and what became of it. */
+	if (lost)
+		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send', %zu lost (%s)", b->s->cmd,
+		    why, kept, kept == 1 ? "" : "s", lost, lost_why(err));
+	else if (kept)
+		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", b->s->cmd, why, kept,
+		    kept == 1 ? "" : "s");
 	free(b->docs);
 	free(b->texts);
-	return r;
+	return kept + lost ? -1 : 0;
 }
 
 /*
@@ -298,7 +330,11 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 		    "cut (marked in the document)", s->cmd, id, (size_t)DOCUMENT_MAX);
 	file_name(open, id, "open");
 	if (waits(s, t, d)) {
-		keep(s, t, id, text, len);
+		int err = keep(t, id, text, len);
+
+		if (err)
+			warnmsg("%s: cannot keep subsegment %s until its segment ends (%s); it is lost",
+			    s->cmd, id, lost_why(err));
 	} else {
 		/* What waited (or was kept before) goes along. */
 		if (s->transport == TRANSPORT_API || segdoc_is_segment(d))
@@ -320,6 +356,7 @@ subseg_flush(struct session *s, struct trace *t)
 {
 	struct batch b = { s, t, NULL, NULL, 0, 0 };
 
+	state_clean(t);
 	state_each(t, ".done", batch_kept, &b);
 	return batch_send(&b);
 }

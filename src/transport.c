@@ -9,17 +9,6 @@
 #include "transport.h"
 #include "util.h"
 
-void
-transport_warn(const char *cmd, const char *what, size_t n, int keepable)
-{
-	if (keepable)
-		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", cmd, what, n,
-		    n == 1 ? "" : "s");
-	else
-		warnmsg("%s: %s; %zu in-progress document%s not sent", cmd, what, n,
-		    n == 1 ? "" : "s");
-}
-
 /* After the first failure the rest is kept untried: the cause is the same. */
 static size_t
 keep_rest(struct outdoc *docs, size_t from, size_t n)
@@ -30,10 +19,9 @@ keep_rest(struct outdoc *docs, size_t from, size_t n)
 }
 
 static size_t
-send_udp(struct session *s, struct outdoc *docs, size_t n, int keepable)
+send_udp(struct session *s, struct outdoc *docs, size_t n, char *why, size_t whylen)
 {
 	struct emitter em;
-	char what[400];
 	size_t i = 0, kept = 0;
 	int err = 0;
 
@@ -47,28 +35,25 @@ send_udp(struct session *s, struct outdoc *docs, size_t n, int keepable)
 	}
 	if (err) {
 		kept = keep_rest(docs, i, n);
-		snprintf(what, sizeof(what), "cannot send to the X-Ray daemon at %s (%s)", em.where,
+		snprintf(why, whylen, "cannot send to the X-Ray daemon at %s (%s)", em.where,
 		    err == ECONNREFUSED ? "nothing is listening there" :
 		    err == EINVAL ? "not an address" : strerror(err));
-		transport_warn(s->cmd, what, kept, keepable);
 	}
 	emit_close(&em);
 	return kept;
 }
 
 static size_t
-send_stdout(struct session *s, struct outdoc *docs, size_t n, int keepable)
+send_stdout(struct session *s, struct outdoc *docs, size_t n, char *why, size_t whylen)
 {
-	char what[200];
 	size_t kept;
 
 	for (size_t i = 0; i < n; i++) {
 		if (writeall(s->stdout_fd, docs[i].text, docs[i].len) < 0 ||
 		    writeall(s->stdout_fd, "\n", 1) < 0) {
-			kept = keep_rest(docs, i, n);
-			snprintf(what, sizeof(what), "cannot write documents to standard output (%s)",
+			snprintf(why, whylen, "cannot write documents to standard output (%s)",
 			    strerror(errno));
-			transport_warn(s->cmd, what, kept, keepable);
+			kept = keep_rest(docs, i, n);
 			return kept;
 		}
 		docs[i].fate = FATE_SENT;
@@ -77,7 +62,7 @@ send_stdout(struct session *s, struct outdoc *docs, size_t n, int keepable)
 }
 
 size_t
-transport_send(struct session *s, struct outdoc *docs, size_t n, int keepable)
+transport_send(struct session *s, struct outdoc *docs, size_t n, char *why, size_t whylen)
 {
 	size_t kept = 0;
 
@@ -90,11 +75,11 @@ transport_send(struct session *s, struct outdoc *docs, size_t n, int keepable)
 	}
 	switch (s->transport) {
 	case TRANSPORT_UDP:
-		return send_udp(s, docs, n, keepable);
+		return send_udp(s, docs, n, why, whylen);
 	case TRANSPORT_STDOUT:
-		return send_stdout(s, docs, n, keepable);
+		return send_stdout(s, docs, n, why, whylen);
 	case TRANSPORT_API:
-		emit_api_send(s->cmd, docs, n, keepable);
+		emit_api_send(s->cmd, docs, n, why, whylen);
 		break;
 	}
 	for (size_t i = 0; i < n; i++)

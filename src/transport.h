@@ -26,15 +26,12 @@ struct outdoc {
 };
 
 /*
- * Deliver docs by s's transport and set each one's fate. Every cause of
- * failure is one line on stderr, naming how many documents are kept (or,
- * without keepable, lost: in-progress documents are not worth keeping).
- * Returns the number not delivered.
+ * Deliver docs by s's transport and set each one's fate; returns the number
+ * not delivered, and if there are any, why (one phrase) in why. Only
+ * documents X-Ray refused for good are reported here, a line each: what
+ * becomes of the kept ones is the caller's to say.
  */
-size_t transport_send(struct session *s, struct outdoc *docs, size_t n, int keepable);
-
-/* The end of a failure's warning: "; N documents kept for 'xray-seg send'". */
-void transport_warn(const char *cmd, const char *what, size_t n, int keepable);
+size_t transport_send(struct session *s, struct outdoc *docs, size_t n, char *why, size_t whylen);
 
 /* The most documents one delivery of the API carries. */
 #define TRANSPORT_BATCH 50

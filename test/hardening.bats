@@ -53,6 +53,12 @@ report_fails() {
 	xs_die "$(printf '%s\n' "${FAILS[@]}")"
 }
 
+# xb / xb_ok ARGS...: xs / xs_ok without XRAY_SEG_WRAPPER, for the load of the
+# concurrency and crash tests (thousands of calls: under valgrind they would
+# take an hour; memcheck sees the same code paths in the other tests).
+xb() { xs_bare "$@"; }
+xb_ok() { XRAY_SEG_WRAPPER='' xs_ok "$@"; }
+
 # closed_out CMD...: CMD with its standard output closed (inside run, whose
 # own redirection would otherwise replace it); full_out: on /dev/full.
 closed_out() { "$@" >&-; }
@@ -88,8 +94,16 @@ wait_pids() {
 	return "$rc"
 }
 
-# state_problems: what check-state.py finds wrong in the state directory.
-state_problems() { "$XS_PYTHON" -S "$XS_HELPERS/check-state.py" "$XRAY_SEG_STATE_DIR" || true; }
+# state_problems [--max-temp N]: what check-state.py finds wrong in the state
+# directory, allowing at most N (default 0) temp files per directory.
+state_problems() { "$XS_PYTHON" -S "$XS_HELPERS/check-state.py" "$@" "$XRAY_SEG_STATE_DIR" || true; }
+
+# summarize: problem lines "what: where ..." grouped by what, with a count and
+# three examples each.
+summarize() {
+	awk '{ k = $0; sub(/: .*/, "", k); gsub(/\/[^ ]*/, "<path>", k); n[k]++; if (n[k] <= 3) ex[k] = ex[k] "\n      " $0 }
+		END { for (k in n) printf "  %d x %s:%s\n", n[k], k, ex[k] }'
+}
 
 # trace_dirs: the trace directories left in the state directory, one a line.
 trace_dirs() {
@@ -126,15 +140,17 @@ $stderr"
 
 # snapshot: every path (with type, size and mtime) where a call could leave
 # something: TMPDIR, HOME, XDG_RUNTIME_DIR, the working directory and the
-# test's directory itself (the state directory's parent), minus the harness's own files.
+# test's directory itself (the state directory's parent), minus the harness's
+# own files and what is inside the state directory.
 snapshot() {
 	{
-		find "$TMPDIR" "$HOME" "$XDG_RUNTIME_DIR" "$PWD" -printf '%p %y %s %T@\n' 2>/dev/null
+		# (no mtimes of directories: a wrapper such as valgrind makes and removes its own files)
+		find "$TMPDIR" "$HOME" "$XDG_RUNTIME_DIR" "$PWD" \( -type d -printf '%p d\n' \) -o -printf '%p %y %s %T@\n' 2>/dev/null
 		find "$BATS_TEST_TMPDIR" -mindepth 1 -maxdepth 1 ! -name sinks ! -name '.nap.*' \
 			! -name 'check.*' ! -name 'separate-stderr-*' ! -name '.xs_ok.*' ! -name '.xs_quiet.*' ! -name docs.jsonl \
 			-printf '%p %y\n'
-		find "$BATS_TEST_TMPDIR" -mindepth 2 -path "$XS_SINKS" -prune -o -newer "$BATS_TEST_TMPDIR/.snap" \
-			! -path "$XS_SINKS/*" -printf 'changed: %p\n' 2>/dev/null
+		find "$BATS_TEST_TMPDIR" -mindepth 2 -newer "$BATS_TEST_TMPDIR/.snap" ! -path "$XS_SINKS/*" \
+			! -path "$XRAY_SEG_STATE_DIR/*" -printf 'changed: %p\n' 2>/dev/null
 	} | sort
 }
 
@@ -201,6 +217,7 @@ make_state_writable() {
 }
 
 # nofile N CMD...: run CMD with file descriptors 0-2 only and a limit of N.
+# (With the bare binary: a wrapper such as valgrind needs descriptors itself.)
 nofile() {
 	local n=$1 f
 	shift
@@ -234,7 +251,7 @@ conc_job() {
 		_nap 0.01
 	done
 	[[ -e $GATE ]] || { echo "job $j: the gate never opened" >&2; return 1; }
-	c() { xs "$@" || echo "job $j: xray-seg $* exited $?" >&2; }
+	c() { xb "$@" || echo "job $j: xray-seg $* exited $?" >&2; }
 	if [[ $4 == shared ]]; then
 		o=$(c begin --parent "$parent" "j$j.o")
 		for k in 1 2 3 4; do
@@ -294,7 +311,7 @@ conc_job() {
 	done <"$jobs"
 	reap_later "${pids[@]}"
 	touch "$GATE"
-	wait_pids 50 "${pids[@]}" || xs_die "a job failed: $(cat "$BATS_TEST_TMPDIR"/j*.err | head -5)"
+	wait_pids 70 "${pids[@]}" || xs_die "a job failed: $(cat "$BATS_TEST_TMPDIR"/j*.err | head -5)"
 	local t1=$EPOCHREALTIME
 	errs=$(cat "$BATS_TEST_TMPDIR"/j*.err)
 	[[ -z $errs ]] || xs_die "jobs wrote to stderr ($(grep -c . <<<"$errs") lines):
@@ -328,6 +345,13 @@ $(head -20 <<<"$bad")"
 # median_us FILE: median of the elapsed times kill-at reported.
 median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+# Known to fail on 397c9a2: a begin killed between creating <id>.open (made in
+# place with O_EXCL) and writing it leaves an empty, unreadable <id>.open that
+# no later call can end; ".tmp.<id>.open/.done" left by killed annotate,
+# metadata, exec and end calls are never removed and, counted as open work,
+# keep the trace directory forever (until the stale sweep warns); and
+# "sandbox.<pid>" files left by killed first begins pile up in the state
+# directory, where nothing ever removes them.
 @test "crashes: 1,000 runs SIGKILLed at random instants of begin, annotate, metadata, end, send and exec: state readable, nothing finished lost, no temp files, later calls work" {
 	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-crash # the Lambda path: sandbox marker, ColdStart
 	use_sink
@@ -344,14 +368,14 @@ median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { prin
 		ctx "${roots[t]}" "${parents[t]}"
 		export AWS_XRAY_DAEMON_ADDRESS=$down
 		for k in 1 2 3 4 5; do
-			id=$(xs_ok begin "pre$t.$k")
-			run -0 --separate-stderr xs end "$id"
+			id=$(xb_ok begin "pre$t.$k")
+			run -0 --separate-stderr xb end "$id"
 			assert_warning
 			finished+=("$id")
 		done
 		export AWS_XRAY_DAEMON_ADDRESS=$up
-		xs_ok begin "open$t" >/dev/null
-		xs_ok annotate stage before
+		xb_ok begin "open$t" >/dev/null
+		xb_ok annotate stage before
 	done
 	for id in "${finished[@]}"; do
 		[[ -n $(find "$XRAY_SEG_STATE_DIR" -name "$id.done") ]] || xs_die "pre-kill document $id not kept"
@@ -395,9 +419,10 @@ median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { prin
 		_X_AMZN_TRACE_ID="Root=$root;Parent=${parents[t]};Sampled=1" AWS_XRAY_DAEMON_ADDRESS=$addr \
 			KILL_AT -r "$res" $((SRANDOM % span)) "$XRAY_SEG" "${args[@]}" >"$out" 2>"$err" 3>&- || rc=$?
 		if [[ ${args[0]} == end ]] && ((rc == 0)); then
+			# Ended one: delivered (nothing said) or kept (said so).
 			e=
 			read -r -d '' e <"$err" || true
-			[[ $e == *"no open subsegment"* ]] || ((++completed_ends))
+			[[ -z $e || $e == *"kept for 'xray-seg send'"* ]] && ((++completed_ends))
 		fi
 	done
 	local t1=$EPOCHREALTIME
@@ -407,10 +432,10 @@ median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { prin
 	echo "# 1000 runs in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s: $killed killed, $exited ran to the end (kills within ${span} us); $fresh in new traces; $completed_ends ends completed" >&3
 	((killed >= 150 && exited >= 100)) || xs_die "the kills did not spread over the runs: $killed killed, $exited completed"
 
-	# State readable, no temp files.
-	problems=$(state_problems)
-	[[ -z $problems ]] || fails+=("the state after the kills:
-$problems")
+	# Every state file readable; temp files only as many as one last kill leaves.
+	problems=$(state_problems --max-temp 1)
+	[[ -z $problems ]] || fails+=("the state right after the kills:
+$(summarize <<<"$problems")")
 
 	# Nothing finished is lost: every document finished before the kills, and
 	# one for each end that completed, is received or still kept.
@@ -433,22 +458,25 @@ $problems")
 	for dir in $(trace_dirs); do
 		new_ids
 		ctx "$dir" "$PARENT"
-		run --separate-stderr xs send
+		run --separate-stderr xb send
 		((status == 0)) && [[ -z $stderr ]] || fails+=("send in $dir: exit $status: $stderr")
 		for f in "$XRAY_SEG_STATE_DIR/$dir"/*.open; do
 			[[ -e $f ]] || continue
 			id=${f##*/}
 			id=${id%.open}
-			run --separate-stderr xs end "$id"
+			run --separate-stderr xb end "$id"
 			((status == 0)) && [[ -z $stderr ]] || fails+=("end $id in $dir: exit $status: $stderr")
 		done
 	done
 	for id in "${finished[@]}"; do
 		received_ids | grep -qx "$id" || fails+=("document $id, finished before the kills, never arrived")
 	done
+	problems=$(state_problems --max-temp 1)
+	[[ -z $problems ]] || fails+=("the state after later calls:
+$(summarize <<<"$problems")")
 	left=$(trace_dirs)
-	[[ -z $left ]] || fails+=("state left after everything was ended and sent:
-$(cd "$XRAY_SEG_STATE_DIR" && find $left -maxdepth 1 | head -20)")
+	[[ -z $left ]] || fails+=("state left after everything was ended and sent: $(wc -l <<<"$left") trace directories:
+$(cd "$XRAY_SEG_STATE_DIR" && find $left -mindepth 1 -maxdepth 1 -printf '%f\n' | sed -E 's/[0-9a-f]{16}/<id>/; s/^stack\..*/stack.<parent>/' | sort | uniq -c)")
 	# And new work in an old trace goes through as usual.
 	ctx "${roots[0]}" "${parents[0]}"
 	id=$(xs_ok begin after-the-kills)
@@ -478,11 +506,11 @@ crash_scene() {
 	new_ids
 	TR=$ROOT TP=$PARENT
 	ctx "$TR" "$TP"
-	K=$(AWS_XRAY_DAEMON_ADDRESS=$DOWN xs_ok begin kept)
-	AWS_XRAY_DAEMON_ADDRESS=$DOWN xs end 2>/dev/null
-	A=$(xs_ok begin outer)
-	B=$(xs_ok begin inner)
-	xs_ok annotate before yes
+	K=$(AWS_XRAY_DAEMON_ADDRESS=$DOWN xb_ok begin kept)
+	AWS_XRAY_DAEMON_ADDRESS=$DOWN xb end 2>/dev/null
+	A=$(xb_ok begin outer)
+	B=$(xb_ok begin inner)
+	xb_ok annotate before yes
 	new_ids
 	NR=$ROOT
 }
@@ -505,12 +533,15 @@ crash_op() {
 	esac
 }
 
+# Known to fail on 397c9a2, deterministically, for the reasons given above.
 @test "crashes: a SIGKILL just before every state-changing system call of begin, annotate, metadata, end, send and exec leaves readable state, no temp files, nothing lost" {
 	command -v strace >/dev/null || skip "strace is not installed (it places the kills)"
 	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-crash
 	use_sink
 	free_port
 	UP=$AWS_XRAY_DAEMON_ADDRESS DOWN=127.0.0.1:$FREE_PORT
+	# (LeakSanitizer cannot run under ptrace; the rest of ASan can.)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	local op log=$BATS_TEST_TMPDIR/strace.log name n line rc points=0 kills=0 dir f id problems left
 	local -a fails=() must=()
 	local -A count
@@ -535,33 +566,39 @@ crash_op() {
 			((++points))
 			crash_scene
 			crash_op "$op"
-			must+=("$K" "$A")
-			[[ $op == end* ]] || must+=("$B")
+			must+=("$K" "$A" "$B")
 			rc=0
 			_X_AMZN_TRACE_ID=$CRASH_CTX AWS_XRAY_DAEMON_ADDRESS=$CRASH_ADDR \
-				KILL_AT -1 strace -qq -o /dev/null -e trace="$name" -e inject="$name:signal=KILL:when=$n" \
+				KILL_AT 20000000 strace -qq -o /dev/null -e trace="$name" -e inject="$name:signal=KILL:when=$n" \
 				"$XRAY_SEG" "${CRASH_ARGS[@]}" >/dev/null 2>&1 3>&- || rc=$?
 			((rc == 137)) && ((++kills))
+			if [[ $op == begin-new ]]; then
+				# Twice, in two new traces: what the state directory itself keeps must not pile up.
+				new_ids
+				_X_AMZN_TRACE_ID="Root=$ROOT;Parent=$TP;Sampled=1" AWS_XRAY_DAEMON_ADDRESS=$CRASH_ADDR \
+					KILL_AT 20000000 strace -qq -o /dev/null -e trace="$name" -e inject="$name:signal=KILL:when=$n" \
+					"$XRAY_SEG" "${CRASH_ARGS[@]}" >/dev/null 2>&1 3>&- || true
+			fi
 			local at="$op killed before $name #$n (${line#* * })"
-			problems=$(state_problems)
-			[[ -z $problems ]] || fails+=("$at: $problems")
+			problems=$(state_problems --max-temp 1)
+			[[ -z $problems ]] || fails+=("$at: ${problems//$'\n'/ | }")
 			# Recovery: deliver what is kept, end what is open, by id.
 			for dir in $(trace_dirs); do
 				ctx "$dir" "$TP"
-				run --separate-stderr xs send
+				run --separate-stderr xb send
 				((status == 0)) && [[ -z $stderr ]] || fails+=("$at: later send: exit $status: $stderr")
 				for f in "$XRAY_SEG_STATE_DIR/$dir"/*.open; do
 					[[ -e $f ]] || continue
 					id=${f##*/}
 					id=${id%.open}
-					run --separate-stderr xs end "$id"
+					run --separate-stderr xb end "$id"
 					((status == 0)) && [[ -z $stderr ]] || fails+=("$at: later end $id: exit $status: $stderr")
 				done
 			done
+			problems=$(state_problems --max-temp 1)
+			[[ -z $problems ]] || fails+=("$at: after later calls: ${problems//$'\n'/ | }")
 			left=$(trace_dirs)
 			[[ -z $left ]] || fails+=("$at: state left after everything was ended and sent: $(cd "$XRAY_SEG_STATE_DIR" && ls -A $left | tr '\n' ' ')")
-			[[ -z $(find "$XRAY_SEG_STATE_DIR" -maxdepth 1 -name 'sandbox?*') ]] ||
-				fails+=("$at: temp file left in the state directory: $(cd "$XRAY_SEG_STATE_DIR" && ls -A | tr '\n' ' ')")
 		done
 	done
 	echo "# $points crash points, $kills kills landed" >&3
@@ -571,7 +608,8 @@ crash_op() {
 	for id in "${must[@]}"; do
 		grep -qx "$id" <<<"$got" || fails+=("document $id (finished before the kill, or ended afterwards) never arrived")
 	done
-	((${#fails[@]} == 0)) || xs_die "$(printf '%s\n' "${fails[@]}" | sort | uniq -c | sort -rn | head -40)"
+	((${#fails[@]} == 0)) || xs_die "${#fails[@]} problems:
+$(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-9a-f]{8}-[0-9a-f]{24}/<root>/g" | head -60)"
 }
 
 # --- 3. resource failures ----------------------------------------------------------
@@ -748,20 +786,20 @@ crash_op() {
 		ctx "$ROOT" "$PARENT"
 		pre=$(xs_ok begin "pre$n")
 		ids+=("$pre")
-		run -0 --separate-stderr nofile "$n" xs begin "lim$n"
+		run -0 --separate-stderr nofile "$n" xb begin "lim$n"
 		at_most_one_warning
 		assert_id_output
-		run -4 --separate-stderr nofile "$n" xs exec --name "x$n" -- sh -c 'echo out; exit 4'
+		run -4 --separate-stderr nofile "$n" xb exec --name "x$n" -- sh -c 'echo out; exit 4'
 		assert_output out
 		at_most_one_warning
-		run -0 --separate-stderr nofile "$n" xs header
+		run -0 --separate-stderr nofile "$n" xb header
 		at_most_one_warning
 		[[ $output == "Root=$ROOT;Parent="* ]] || xs_die "ulimit -n $n: header printed '$output'"
-		run -0 --separate-stderr nofile "$n" xs send
+		run -0 --separate-stderr nofile "$n" xb send
 		at_most_one_warning
 		for args in "annotate k v" "metadata k {}" "end $pre"; do
 			# shellcheck disable=SC2086
-			run --separate-stderr nofile "$n" xs $args
+			run --separate-stderr nofile "$n" xb $args
 			((status == 0)) || xs_die "ulimit -n $n: $args: exit $status"
 			at_most_one_warning_later "ulimit -n $n: ${args%% *}"
 		done
@@ -825,17 +863,19 @@ crash_op() {
 
 # --- 4. hostile environment --------------------------------------------------------
 
-# hostile_header_everywhere: with the current _X_AMZN_TRACE_ID, every command
-# warns once and exits 0, begin prints an id, header prints nothing; exec's
-# command keeps its status, output and stderr and sees the header unchanged;
-# nothing is sent or written.
+# hostile_header_everywhere [quick]: with the current _X_AMZN_TRACE_ID, every
+# command warns once and exits 0, begin prints an id, header prints nothing;
+# exec's command keeps its status, output and stderr and sees the header
+# unchanged; nothing is sent or written. quick: begin, end, header and exec only.
 hostile_header_everywhere() {
 	local args want
+	local -a cmds=("annotate k v" "metadata k {}" "end" "send" "header")
+	[[ ${1:-} == quick ]] && cmds=("end" "header")
 	want=$(printenv _X_AMZN_TRACE_ID | cksum)
 	run -0 --separate-stderr xs begin work
 	assert_warning
 	assert_id_output
-	for args in "annotate k v" "metadata k {}" "end" "send" "header"; do
+	for args in "${cmds[@]}"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr xs $args
 		((status == 0)) || xs_die "xray-seg $args: exit $status"
@@ -845,6 +885,7 @@ hostile_header_everywhere() {
 	run -3 --separate-stderr xs exec -- sh -c 'printenv _X_AMZN_TRACE_ID | cksum; echo err >&2; exit 3'
 	assert_output "$want"
 	child_stderr_and_one_warning err
+	[[ ${1:-} == quick ]] && return 0
 	AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR run -1 --separate-stderr xs begin work
 	assert_warning
 }
@@ -897,7 +938,7 @@ hostile_header_everywhere() {
 	)
 	for h in "${bad[@]}"; do
 		export _X_AMZN_TRACE_ID=$h
-		hostile_header_everywhere
+		hostile_header_everywhere quick
 	done
 	assert_no_datagrams
 	[ ! -e "$XRAY_SEG_STATE_DIR" ] || assert_no_state
@@ -928,9 +969,11 @@ hostile_header_everywhere() {
 	snapshot_same
 }
 
-@test "AWS_XRAY_DAEMON_ADDRESS of 100 KB, with newlines, control characters or invalid UTF-8: exec's command unaffected, one warning line, the document kept for a later send" {
+@test "AWS_XRAY_DAEMON_ADDRESS of 100 KB, with newlines, control characters or invalid UTF-8: exec's command unaffected, one warning line, the document kept for a later send, nothing written elsewhere" {
 	lambda_ctx
 	good=$AWS_XRAY_DAEMON_ADDRESS
+	mkdir -m 700 "$XRAY_SEG_STATE_DIR"
+	snapshot_start
 	local b64 n=0
 	local -a bad
 	b64=$(head -c 80000 /dev/urandom | base64 -w0)
@@ -951,6 +994,7 @@ hostile_header_everywhere() {
 		[[ ${#stderr} -lt 2000 ]] || xs_die "a ${#stderr}-byte warning for a ${#addr}-byte address"
 	done
 	assert_no_datagrams
+	snapshot_same
 	export AWS_XRAY_DAEMON_ADDRESS=$good
 	run -0 --separate-stderr xs send
 	assert_stderr_empty

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """check-state.py - audit an xray-seg state directory after crashes (hardening.bats).
 
-usage: check-state.py STATE_DIR
+usage: check-state.py [--max-temp N] STATE_DIR
 
 It is deliberately not xray-seg code: it reads the files as a later call would
 and reports, one line each on stdout, everything that is not the store's
 documented layout (xray-seg(1), FILES):
 
-  - in the state directory: only trace directories (named by a valid Root)
-    and the "sandbox" marker; anything else is reported (a temp file such as
-    "sandbox.<pid>" that was never renamed piles up here);
-  - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open" and
-    "<id>.done"; anything else is reported (".tmp.<name>" files are the
-    store's temp files: see state_put in src/state.c);
+  - in the state directory: only trace directories (named by a valid Root),
+    the "sandbox" and "invoked" markers and at most N of its temp files "sandbox.<pid>"
+    (state_mark_first in src/state.c);
+  - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open",
+    "<id>.done" and at most N temp files ".tmp.<name>" (state_put in
+    src/state.c); anything else is reported.
+    A call killed between writing a temp file and renaming it may leave one,
+    but they must not pile up: N (default 0) bounds them per directory.
   - every <id>.open and <id>.done must be one JSON object whose "id" is <id>
     and whose "trace_id" is the directory's name;
   - every stack file must be whole lines of 16 lowercase hex digits;
@@ -37,7 +39,14 @@ def show(data):
     return repr(data[:80])
 
 
-def check_trace(path, root, problems):
+def check_temps(path, temps, limit, problems):
+    if len(temps) > limit:
+        problems.append("%d temp files in %s (at most %d allowed): %s"
+                        % (len(temps), path, limit, " ".join(temps[:5]) + (" ..." if len(temps) > 5 else "")))
+
+
+def check_trace(path, root, problems, limit):
+    temps = []
     for name in sorted(os.listdir(path)):
         p = os.path.join(path, name)
         if os.path.islink(p):
@@ -45,6 +54,9 @@ def check_trace(path, root, problems):
             continue
         m = DOC_RE.match(name)
         if name == "lock":
+            continue
+        if (name == ".tmp" or name.startswith(".tmp.")) and os.path.isfile(p):
+            temps.append(name)
             continue
         if name == "root":
             with open(p, "rb") as f:
@@ -74,28 +86,40 @@ def check_trace(path, root, problems):
             if not isinstance(doc, dict) or doc.get("id") != m.group(1) or doc.get("trace_id") != root:
                 problems.append("document does not match its file name: %s %s" % (p, show(data)))
             continue
-        problems.append("unexpected file in a trace directory (a temp file left behind?): %s" % p)
+        problems.append("unexpected file in a trace directory: %s" % p)
+    check_temps(path, temps, limit, problems)
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    limit = 0
+    if len(args) == 3 and args[0] == "--max-temp" and args[1].isdigit():
+        limit = int(args[1])
+        args = args[2:]
+    if len(args) != 1:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    top = sys.argv[1]
+    top = args[0]
     if not os.path.lexists(top):
         return 0
     problems = []
+    temps = []
     for name in sorted(os.listdir(top)):
         p = os.path.join(top, name)
         if ROOT_RE.match(name) and os.path.isdir(p) and not os.path.islink(p):
-            check_trace(p, name, problems)
+            check_trace(p, name, problems, limit)
+        elif name == "invoked" and os.path.isfile(p) and not os.path.islink(p):
+            pass  # the marker of state_first_use: empty, its existence is the point
+        elif name.startswith("sandbox.") and os.path.isfile(p) and not os.path.islink(p):
+            temps.append(name)
         elif name == "sandbox" and os.path.isfile(p) and not os.path.islink(p):
             with open(p, "rb") as f:
                 data = f.read()
             if data and not ROOT_RE.match(data.decode("latin-1")):
                 problems.append("sandbox marker holds no Root: %s %s" % (p, show(data)))
         else:
-            problems.append("unexpected file in the state directory (a temp file left behind?): %s" % p)
+            problems.append("unexpected file in the state directory: %s" % p)
+    check_temps(top, temps, limit, problems)
     for line in problems:
         print(line)
     return 1 if problems else 0

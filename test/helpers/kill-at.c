@@ -6,9 +6,9 @@
  *
  * The command is started with posix_spawnp (glibc returns once the child has
  * exec'd, so USEC counts from the start of the command itself, not of a fork),
- * then the helper sleeps until USEC microseconds after that instant on
- * CLOCK_MONOTONIC and sends SIGKILL. USEC -1 never kills (to measure a normal
- * run). The helper exits with the child's status as a shell reports it (137
+ * then the helper waits until USEC microseconds after that instant on
+ * CLOCK_MONOTONIC (or until the command ends, if sooner) and sends SIGKILL.
+ * USEC -1 never kills (to measure a normal run). The helper exits with the child's status as a shell reports it (137
  * when the kill landed while the command ran). With -r, one line
  *     killed|exited STATUS ELAPSED_US
  * is appended to FILE, where ELAPSED_US is the time from the start to the
@@ -42,11 +42,13 @@ int
 main(int argc, char **argv)
 {
 	const char *report = NULL;
-	struct timespec t0, at;
-	long long usec, elapsed;
+	struct timespec t0, ts;
+	long long usec, elapsed, left;
+	posix_spawnattr_t attr;
+	sigset_t chld, old;
 	char *end;
 	pid_t pid;
-	int st, r, argi = 1, status;
+	int st = 0, r, argi = 1, status, reaped;
 	FILE *f;
 
 	if (argc > 2 && strcmp(argv[1], "-r") == 0) {
@@ -63,25 +65,33 @@ main(int argc, char **argv)
 		fprintf(stderr, "kill-at: bad USEC '%s'\n", argv[argi]);
 		return 2;
 	}
+	/* SIGCHLD is waited for, so that a command that ends early ends the wait. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &old);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = posix_spawnp(&pid, argv[argi + 1], NULL, NULL, argv + argi + 1, environ);
+	r = posix_spawnp(&pid, argv[argi + 1], NULL, &attr, argv + argi + 1, environ);
+	posix_spawnattr_destroy(&attr);
 	if (r != 0) {
 		fprintf(stderr, "kill-at: %s: %s\n", argv[argi + 1], strerror(r));
 		return 127;
 	}
-	if (usec >= 0) {
-		at = t0;
-		at.tv_sec += usec / 1000000;
-		at.tv_nsec += (usec % 1000000) * 1000;
-		if (at.tv_nsec >= 1000000000) {
-			at.tv_sec++;
-			at.tv_nsec -= 1000000000;
+	reaped = 0;
+	while (usec >= 0 && !reaped) {
+		left = usec - usec_since(&t0);
+		if (left <= 0) {
+			kill(pid, SIGKILL); /* a child that has just exited is a zombie: harmless */
+			break;
 		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
-			;
-		kill(pid, SIGKILL); /* a child that has already exited is a zombie: harmless */
+		ts.tv_sec = left / 1000000;
+		ts.tv_nsec = (left % 1000000) * 1000;
+		if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
+			reaped = waitpid(pid, &st, WNOHANG) == pid;
 	}
-	while (waitpid(pid, &st, 0) < 0)
+	while (!reaped && waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			perror("kill-at: waitpid");
 			return 2;
