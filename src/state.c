@@ -250,7 +250,8 @@ open_trace_once(struct trace *t, const char *root, int create, int *made)
 			return -1;
 	}
 	if ((t->dirfd = open_private_dir(t->rootfd, root, 0)) < 0)
-		return -1;
+		/* Made, or found, and removed by its last end before we opened it. */
+		return create && errno == ENOENT ? 1 : -1;
 	t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (t->lockfd < 0 || flock(t->lockfd, LOCK_EX) < 0 || fstat(t->lockfd, &st) < 0) {
 		int e = errno;

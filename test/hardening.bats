@@ -82,7 +82,7 @@ wait_pids() {
 	for pid in "$@"; do
 		while kill -0 "$pid" 2>/dev/null; do
 			if ((SECONDS >= deadline)); then
-				for pid in "$@"; do kill -KILL "$pid" 2>/dev/null; done
+				kill -KILL "$@" 2>/dev/null
 				xs_die "background jobs still running after ${limit} s"
 			fi
 			_nap 0.02
@@ -340,13 +340,49 @@ $(head -20 <<<"$bad")"
 	echo "# 200 processes x 10 subsegments: $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s" >&3
 }
 
+# Fails on 21928a0 and before: open_trace_once takes EEXIST from
+# mkdirat for "the trace exists", and when the directory is gone by the time
+# it is opened (the last end tidied it away) gives up with ENOENT instead of
+# starting again: "begin: cannot keep state in <dir>: No such file or
+# directory; not recording", and the subsegment is never recorded. The
+# 200-process test hits it about once in six runs; this one holds the call in
+# that window with strace, so it hits it every time.
+@test "concurrency: a begin or exec whose trace directory is removed just before it opens it (by the last end) still records" {
+	command -v strace >/dev/null || skip "strace is not installed (it holds the call in the window)"
+	lambda_ctx
+	local cmd a log=$BATS_TEST_TMPDIR/hold.log err=$BATS_TEST_TMPDIR/hold.err pid rc
+	local -a args
+	for cmd in begin exec; do
+		a=$(xb_ok begin "first-$cmd")
+		if [[ $cmd == begin ]]; then args=(begin "late-$cmd"); else args=(exec --name "late-$cmd" -- true); fi
+		# The second openat is the trace directory's: hold it for a second, meanwhile end the last open subsegment.
+		KILL_AT 20000000 strace -qq -o "$log" -e trace=openat -e inject=openat:delay_enter=1000000:when=2 \
+			"$XRAY_SEG" "${args[@]}" >/dev/null 2>"$err" 3>&- &
+		pid=$!
+		reap_later "$pid"
+		_nap 0.3
+		xb_ok end "$a"
+		[[ ! -e $(trace_dir) ]] || xs_die "$cmd: the trace directory was not removed by the last end: the race was not set up"
+		rc=0
+		wait "$pid" || rc=$?
+		((rc == 0)) || xs_die "$cmd: exit $rc: $(cat "$err")"
+		[[ $(sed -n 2p "$log") == *"\"$ROOT\""* ]] || xs_die "$cmd: the call held was not the trace directory's open: $(sed -n 2p "$log")"
+		[[ ! -s $err ]] || later "$cmd while the trace directory was removed: $(cat "$err")"
+		[[ $cmd == exec ]] || run -0 --separate-stderr xb end
+	done
+	n=$(datagram_count)
+	((n == 4)) || later "expected 4 documents (first-begin, late-begin, first-exec, late-exec), got $n"
+	((n == 0)) || docs >/dev/null
+	report_fails
+}
+
 # --- 2. crashes -------------------------------------------------------------------
 
 # median_us FILE: median of the elapsed times kill-at reported.
 median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# Known to fail on 397c9a2: a begin killed between creating <id>.open (made in
-# place with O_EXCL) and writing it leaves an empty, unreadable <id>.open that
+# Failed on 397c9a2 (fixed in 21928a0): a begin killed between creating
+# <id>.open (made in place with O_EXCL) and writing it leaves an empty, unreadable <id>.open that
 # no later call can end; ".tmp.<id>.open/.done" left by killed annotate,
 # metadata, exec and end calls are never removed and, counted as open work,
 # keep the trace directory forever (until the stale sweep warns); and
@@ -432,8 +468,8 @@ median_us() { awk '{ print $3 }' "$1" | sort -n | awk '{ a[NR] = $1 } END { prin
 	echo "# 1000 runs in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s: $killed killed, $exited ran to the end (kills within ${span} us); $fresh in new traces; $completed_ends ends completed" >&3
 	((killed >= 150 && exited >= 100)) || xs_die "the kills did not spread over the runs: $killed killed, $exited completed"
 
-	# Every state file readable; temp files only as many as one last kill leaves.
-	problems=$(state_problems --max-temp 1)
+	# Every state file readable (temp files may wait for a later call to clear them).
+	problems=$(state_problems --max-temp 1000000)
 	[[ -z $problems ]] || fails+=("the state right after the kills:
 $(summarize <<<"$problems")")
 
@@ -471,6 +507,8 @@ $(summarize <<<"$problems")")
 	for id in "${finished[@]}"; do
 		received_ids | grep -qx "$id" || fails+=("document $id, finished before the kills, never arrived")
 	done
+	# After later calls no temp file is left (the trace directories are gone;
+	# the state directory may hold one that is reused).
 	problems=$(state_problems --max-temp 1)
 	[[ -z $problems ]] || fails+=("the state after later calls:
 $(summarize <<<"$problems")")
@@ -533,7 +571,7 @@ crash_op() {
 	esac
 }
 
-# Known to fail on 397c9a2, deterministically, for the reasons given above.
+# Failed on 397c9a2 (fixed in 21928a0), deterministically, for the reasons given above.
 @test "crashes: a SIGKILL just before every state-changing system call of begin, annotate, metadata, end, send and exec leaves readable state, no temp files, nothing lost" {
 	command -v strace >/dev/null || skip "strace is not installed (it places the kills)"
 	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-crash
@@ -650,9 +688,9 @@ $(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-
 	assert_trace_gone
 }
 
-# Known to fail: the end prints "1 document kept for 'xray-seg send'" and then
-# "cannot keep subsegment ...; it is lost", deletes the open subsegment and the
-# document is gone.
+# Failed on 397c9a2 (fixed in 21928a0): the end printed "1 document kept for
+# 'xray-seg send'" and then "cannot keep subsegment ...; it is lost", deleted
+# the open subsegment, and the document was gone.
 @test "full disk and the daemon down: a subsegment that ends is not lost (a later send or end delivers it), one warning line" {
 	mount_tmpfs "$BATS_TEST_TMPDIR/small" size=256k,mode=0755
 	export XRAY_SEG_STATE_DIR=$BATS_TEST_TMPDIR/small/state
@@ -675,9 +713,9 @@ $(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-
 	report_fails
 }
 
-# Known to fail (the collected checks): annotate, metadata and end print two
-# warning lines, "cannot keep state ... Read-only file system" and "no open
-# subsegment in this trace".
+# Failed on 397c9a2 (fixed in 21928a0), the collected checks: annotate, metadata
+# and end printed two warning lines, "cannot keep state ... Read-only file system"
+# and "no open subsegment in this trace".
 @test "read-only state directory: every command exits 0 with one warning line, exec's command is unaffected, an open subsegment is not lost" {
 	lambda_ctx
 	open=$(xs_ok begin before-ro)
@@ -741,8 +779,8 @@ $(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-
 	assert_trace_gone
 }
 
-# Known to fail: begin and header exit 1 with "xray-seg: cannot write to
-# standard output" (not a warning), also when nothing is recorded at all.
+# Failed on 397c9a2 (fixed in 21928a0): begin and header exited 1 with "xray-seg:
+# cannot write to standard output" (not a warning), also when nothing is recorded.
 @test "closed or full stdout: begin and header exit 0 with one warning line, as EXIT STATUS promises (1 is only RUNTIME_ERROR and listen); the subsegment still ends" {
 	lambda_ctx
 	local redir label
@@ -774,8 +812,8 @@ $(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-
 	report_fails
 }
 
-# Known to fail (the collected checks) at ulimit -n 4 and 5: annotate, metadata
-# and end print two warning lines ("cannot keep state ... Too many open files"
+# Failed on 397c9a2 (fixed in 21928a0), the collected checks at ulimit -n 4 and 5:
+# annotate, metadata and end printed two warning lines ("cannot keep state ... Too many open files"
 # and "no open subsegment in this trace").
 @test "file descriptors exhausted (ulimit -n 4 to 10): every command exits 0 with at most one warning line, exec's command is unaffected, a finished subsegment is delivered once" {
 	lambda_ctx
@@ -846,8 +884,8 @@ $(printf '%s\n' "${fails[@]}" | sed -E "s|$XRAY_SEG_STATE_DIR|<state>|g; s/1-[0-
 	assert_trace_gone
 }
 
-# Known to fail: exec --in-progress warns twice, once for the in-progress
-# document and once for the final one.
+# Failed on 397c9a2 (fixed in 21928a0): exec --in-progress warned twice, once for
+# the in-progress document and once for the final one.
 @test "daemon down with --in-progress: one warning line per command" {
 	lambda_ctx
 	free_port
@@ -1029,8 +1067,8 @@ refused_everywhere() {
 	assert_no_datagrams
 }
 
-# Known to fail (the collected checks): annotate, metadata and end print two
-# lines, the refusal and "no open subsegment in this trace".
+# Failed on 397c9a2 (fixed in 21928a0), the collected checks: annotate, metadata
+# and end printed two lines, the refusal and "no open subsegment in this trace".
 @test "XRAY_SEG_STATE_DIR at a dangling symlink, a symlink to a file or directory, a file, /dev/null or a FIFO: one warning line per command, exec unaffected, nothing created or changed" {
 	lambda_ctx
 	local v=$BATS_TEST_TMPDIR/victim kind
@@ -1058,7 +1096,7 @@ refused_everywhere() {
 	report_fails
 }
 
-# (The collected checks fail as above for the symlinked trace directory.)
+# (On 397c9a2 the collected checks failed as above for the symlinked trace directory.)
 @test "symlinks planted in the state directory (a trace directory, lock, stack and temp file) are never followed" {
 	lambda_ctx
 	local v=$BATS_TEST_TMPDIR/victim t
@@ -1100,8 +1138,8 @@ refused_everywhere() {
 	report_fails
 }
 
-# Known to fail: the warning says "state directory <the state directory> is a
-# symbolic link" about a state directory that is fine.
+# Failed on 397c9a2 (fixed in 21928a0): the warning said "state directory <the
+# state directory> is a symbolic link" about a state directory that is fine.
 @test "a refused trace directory is named in the warning, not the state directory that is fine" {
 	lambda_ctx
 	mkdir -m 700 "$XRAY_SEG_STATE_DIR" "$BATS_TEST_TMPDIR/elsewhere"

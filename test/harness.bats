@@ -221,3 +221,7 @@ for line in open(sys.argv[1]):
 	assert_output XRAY_SEG_STATE_DIR
 	[[ $PATH == "$XS_BIN_DIR:"* ]]
 }
+
+@test "XRAY_SEG_WRAPPER survives the hermetic environment (make valgrind relies on it)" {
+	[ "$(XRAY_SEG_WRAPPER='env XS_PROBE=1' bash -c "source '$XS_TEST_DIR/test_helper.bash'; xs_setup; printf %s \"\$XRAY_SEG_WRAPPER\"")" = 'env XS_PROBE=1' ]
+}
