@@ -218,7 +218,8 @@ for line in open(sys.argv[1]):
 	[ "$TMPDIR" = "$BATS_TEST_TMPDIR/tmp" ]
 	[ "$XRAY_SEG_STATE_DIR" = "$BATS_TEST_TMPDIR/state" ]
 	run -0 bash -c 'compgen -e | grep -E "^(AWS_|LAMBDA_|_X_AMZN_|XRAY_SEG_|GITHUB_|CI_)" || true'
-	assert_output XRAY_SEG_STATE_DIR
+	# the test's state directory, and the wrapper make valgrind sets (or empty)
+	assert_output $'XRAY_SEG_STATE_DIR\nXRAY_SEG_WRAPPER'
 	[[ $PATH == "$XS_BIN_DIR:"* ]]
 }
 
