@@ -194,6 +194,43 @@ container_token(void)
 	return xstrdup(buf);
 }
 
+/*
+ * Run request e (its URL, headers and body already set) with the timeouts
+ * given, into r, and free e and h. The one place a request is performed.
+ */
+static void
+perform(const struct curlapi *c, CURL *e, struct curl_slist *h, long connect_ms, long total_ms,
+    struct reply *r)
+{
+	c->setopt(e, CURLOPT_HTTPHEADER, h);
+	c->setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	c->setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
+	c->setopt(e, CURLOPT_NOSIGNAL, 1L);
+	c->setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	c->setopt(e, CURLOPT_WRITEDATA, r);
+	if ((r->code = c->perform(e)) == CURLE_OK)
+		c->getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body[r->len] = '\0';
+	c->cleanup(e);
+	c->slist_free_all(h);
+}
+
+/* A new easy handle and an empty r; NULL (r says so) if libcurl has none. */
+static CURL *
+start(const struct curlapi *c, const char *url, struct reply *r)
+{
+	CURL *e = c->init();
+
+	memset(r, 0, offsetof(struct reply, body));
+	r->len = 0;
+	r->body[0] = '\0';
+	if (e == NULL)
+		r->code = CURLE_FAILED_INIT;
+	else
+		c->setopt(e, CURLOPT_URL, url);
+	return e;
+}
+
 /* Fetch key, secret and token from cfg->creds_url. */
 static int
 fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t len)
@@ -202,28 +239,13 @@ fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t
 	struct reply *r = xmalloc(sizeof(*r));
 	struct curl_slist *h = NULL;
 	char *token = container_token(), *auth = NULL;
-	CURL *e = c->init();
+	CURL *e = start(c, cfg->creds_url, r);
 
-	memset(r, 0, offsetof(struct reply, body));
-	r->len = 0;
-	if (e == NULL) {
-		r->code = CURLE_FAILED_INIT;
-	} else {
+	if (e) {
 		if (token)
 			h = c->slist_append(h, (auth = xasprintf("Authorization: %s", token)));
-		c->setopt(e, CURLOPT_URL, cfg->creds_url);
-		c->setopt(e, CURLOPT_HTTPHEADER, h);
-		c->setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-		c->setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
-		c->setopt(e, CURLOPT_NOSIGNAL, 1L);
-		c->setopt(e, CURLOPT_WRITEFUNCTION, collect);
-		c->setopt(e, CURLOPT_WRITEDATA, r);
-		if ((r->code = c->perform(e)) == CURLE_OK)
-			c->getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
-		c->cleanup(e);
-		c->slist_free_all(h);
+		perform(c, e, h, 1000L, 2000L, r);
 	}
-	r->body[r->len] = '\0';
 	for (int i = 0; r->code == CURLE_OK && r->status == 200 && i < 3; i++)
 		cfg->owned[i] = segdoc_json_member(r->body, names[i]);
 	if (cfg->owned[0] == NULL || cfg->owned[1] == NULL)
@@ -248,39 +270,23 @@ post(const struct curlapi *c, const struct apicfg *cfg, const char *body, size_t
 {
 	struct curl_slist *h = NULL;
 	char *token = NULL;
-	CURL *e;
+	CURL *e = start(c, cfg->url, r);
 
-	memset(r, 0, offsetof(struct reply, body));
-	r->len = 0;
-	if ((e = c->init()) == NULL) {
-		r->code = CURLE_FAILED_INIT;
+	if (e == NULL)
 		return;
-	}
 	h = c->slist_append(h, "Content-Type: application/json");
 	if (cfg->token) {
 		/* Signed with the rest: curl signs the x-amz- headers it is given. */
 		token = xasprintf("X-Amz-Security-Token: %s", cfg->token);
 		h = c->slist_append(h, token);
 	}
-	c->setopt(e, CURLOPT_URL, cfg->url);
-	c->setopt(e, CURLOPT_HTTPHEADER, h);
 	c->setopt(e, CURLOPT_USERAGENT, "xray-seg/" VERSION);
 	c->setopt(e, CURLOPT_POSTFIELDS, body);
 	c->setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	c->setopt(e, CURLOPT_AWS_SIGV4, cfg->sigv4);
 	c->setopt(e, CURLOPT_USERNAME, cfg->key);
 	c->setopt(e, CURLOPT_PASSWORD, cfg->secret);
-	c->setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	c->setopt(e, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-	c->setopt(e, CURLOPT_NOSIGNAL, 1L);
-	c->setopt(e, CURLOPT_WRITEFUNCTION, collect);
-	c->setopt(e, CURLOPT_WRITEDATA, r);
-	r->code = c->perform(e);
-	if (r->code == CURLE_OK)
-		c->getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
-	r->body[r->len] = '\0';
-	c->cleanup(e);
-	c->slist_free_all(h);
+	perform(c, e, h, CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, r);
 	free(token);
 }
 
