@@ -6,19 +6,19 @@ _xray_seg_opts()
 {
 	case $1 in
 	begin)    echo '--parent --namespace --start-time --in-progress --export --trace-id-from' \
-	               '--sample-rate --service-version --help | --parent --namespace --start-time' \
+	               '--sample-rate --service-version --strict --help | --parent --namespace --start-time' \
 	               '--trace-id-from --sample-rate --service-version' ;;
 	end)      echo '--error --fault --throttle --cause --exit-code --http-status --end-time --inside --export' \
-	               '--transport --help | --cause --exit-code --http-status --end-time --transport' ;;
-	annotate) echo '--id --number --bool --help | --id' ;;
-	metadata) echo '--id --namespace --help | --id --namespace' ;;
+	               '--transport --strict --help | --cause --exit-code --http-status --end-time --transport' ;;
+	annotate) echo '--id --number --bool --strict --help | --id' ;;
+	metadata) echo '--id --namespace --strict --help | --id --namespace' ;;
 	send)     echo '--all --transport --help | --transport' ;;
 	exec)     echo '--name --namespace --aws --no-aws --in-progress --trace-id-from --sample-rate' \
-	               '--service-version --transport --help -- | --name --namespace --trace-id-from' \
+	               '--service-version --transport --strict --help -- | --name --namespace --trace-id-from' \
 	               '--sample-rate --service-version --transport' ;;
 	context)  echo '--from-headers --from-env --help | --from-headers' ;;
 	guard)    echo '--deadline --margin --help | --deadline --margin' ;;
-	exception) echo '--id --type --exit-code --frame --help | --id --type --exit-code --frame' ;;
+	exception) echo '--id --type --exit-code --frame --strict --help | --id --type --exit-code --frame' ;;
 	listen)   echo '--port --json --count --idle --help | --port --count --idle' ;;
 	header | errtrap | help) echo '--help |' ;;
 	esac

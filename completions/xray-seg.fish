@@ -96,6 +96,9 @@ complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_opti
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l inside -d 'Also end what was begun inside it and is still open'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l export -d 'Print shell code restoring the context around it (eval it)'
 
+# begin, end, annotate, metadata, exception and exec: names and values
+complete -c xray-seg -n '__fish_seen_subcommand_from begin end annotate metadata exception exec; and __xray_seg_in_options' -l strict -d 'Refuse (exit 2) what X-Ray would not take'
+
 # send
 complete -c xray-seg -n '__fish_seen_subcommand_from send; and __xray_seg_in_options' -l all -d 'Deliver what every trace in the state directory keeps'
 

@@ -66,7 +66,22 @@ enum {
 	OPT_TIME,
 	OPT_IN_PROGRESS,
 	OPT_INSIDE,
+	OPT_STRICT,
 };
+
+/* --strict, in the option tables of the commands that take names and values. */
+#define STRICT_LONGOPT { "strict", no_argument, NULL, OPT_STRICT }
+
+/*
+ * A value as given that X-Ray would not take: with strict, report it as
+ * misuse and return EXIT_USAGE; else warn of it and of fix, what is done to
+ * it instead, and return 0.
+ */
+int cmd_refuse(const char *cmd, int strict, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* cmd_refuse for text (named what) that is not valid UTF-8. */
+int cmd_utf8(const char *cmd, int strict, const char *what, const char *text);
 
 /* The options of calls that may start a trace, for a struct option array. */
 #define ROOT_LONGOPTS \
@@ -89,7 +104,10 @@ void cmd_print_export(const struct session *s, const char *id);
 /* Print shell code setting variable name to value, or unsetting it when value is NULL. */
 void cmd_print_var(const char *name, const char *value);
 
-/* NAME cleaned for X-Ray (warns if changed), or NULL (reported) if nothing is left. */
-char *cmd_name(const char *cmd, const char *name);
+/*
+ * NAME cleaned for X-Ray (warns if changed), or NULL (reported) if nothing is
+ * left or, with strict, if it had to change.
+ */
+char *cmd_name(const char *cmd, const char *name, int strict);
 
 #endif

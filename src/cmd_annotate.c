@@ -1,9 +1,11 @@
 /* cmd_annotate.c: annotate and metadata: add data to an open subsegment. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "emit.h"
 #include "segdoc.h"
 #include "session.h"
 #include "subseg.h"
@@ -18,6 +20,7 @@ struct addition {
 	const char *value;      /* annotation value, or metadata JSON text */
 	const char *ns;         /* metadata namespace; NULL for an annotation */
 	enum annot type;
+	int strict;             /* --strict, or XRAY_SEG_STRICT */
 };
 
 static int
@@ -34,50 +37,80 @@ key_ok(const char *k)
 	return 1;
 }
 
-/* Load the target, apply a, store it. Problems are warnings: exit 0. */
-static void
+/* Add metadata a to open subsegment id: its exit status. */
+static int
+add_metadata(struct session *s, struct trace *t, const char *id, const struct addition *a)
+{
+	struct segdoc *d = subseg_load(s, t, id);
+	int status = EXIT_OK;
+
+	if (d == NULL)
+		return EXIT_OK;
+	segdoc_metadata(d, a->ns, a->key, a->value);
+	if (a->strict && !subseg_fits(d))
+		status = cmd_usage(a->cmd, "with '%s', subsegment %s would be over %zu bytes; "
+		    "not added", a->key, id, (size_t)DOCUMENT_MAX);
+	else
+		subseg_save(s, t, id, d);
+	segdoc_free(d);
+	return status;
+}
+
+/* Add annotation a to open subsegment id: its exit status. */
+static int
+add_annotation(struct session *s, struct trace *t, const char *id, const struct addition *a)
+{
+	switch (subseg_annotate(s, t, id, a->key, a->type, a->value)) {
+	case DOC_FULL:
+		return cmd_refuse(a->cmd, a->strict, "not added", "annotation '%s' would be one "
+		    "more than the %d X-Ray indexes in subsegment %s", a->key, ANNOTATION_MAX, id);
+	case TRACE_FULL:
+		return cmd_refuse(a->cmd, a->strict, "not added", "annotation key '%s' would be one "
+		    "more than the %d X-Ray indexes in trace %s", a->key, ANNOTATION_MAX, s->ctx.root);
+	case TOO_BIG:
+		return cmd_usage(a->cmd, "with '%s', subsegment %s would be over %zu bytes; "
+		    "not added", a->key, id, (size_t)DOCUMENT_MAX);
+	default:
+		return EXIT_OK; /* added, or said already */
+	}
+}
+
+/* Load the target, apply a, store it. Tracing problems are warnings: exit 0. */
+static int
 apply(struct session *s, const struct addition *a)
 {
 	char id[ID_LEN + 1];
 	struct trace *t = NULL;
-	struct segdoc *d;
-	int r;
+	int status = EXIT_OK;
 
 	/* A state directory refused is said once; no state at all is "nothing open". */
 	if (session_trace(s, 0, &t) < 0 && errno != ENOENT)
-		return;
-	if (subseg_target(s, t, a->id, 1, id) < 0 || (d = subseg_load(s, t, id)) == NULL) {
-		state_close(t, 0);
-		return;
-	}
-	if (a->ns)
-		r = segdoc_metadata(d, a->ns, a->key, a->value);
-	else
-		r = segdoc_annotate(d, a->key, a->type, a->value);
-	if (r < 0)
-		warnmsg("%s: subsegment %s already has %d annotations; '%s' not added", a->cmd, id,
-		    ANNOTATION_MAX, a->key);
-	else
-		subseg_save(s, t, id, d);
-	segdoc_free(d);
+		return EXIT_OK;
+	if (subseg_target(s, t, a->id, 1, id) == 0)
+		status = a->ns ? add_metadata(s, t, id, a) : add_annotation(s, t, id, a);
 	state_close(t, 0);
+	return status;
 }
 
 static int
 run(const struct addition *a)
 {
 	struct session s;
-	int status = session_start(&s, a->cmd);
+	int status = session_start(&s, a->cmd), r = EXIT_OK;
 
+	s.strict = a->strict;
 	if (s.recording)
-		apply(&s, a);
+		r = apply(&s, a);
 	session_end(&s);
-	return status;
+	return r != EXIT_OK ? r : status;
 }
 
 static int
 check_annotation(struct addition *a, char **cut)
 {
+	char what[ANNOTATION_KEY_MAX + 16];
+	int r;
+
 	if (!key_ok(a->key))
 		return cmd_usage(a->cmd, "annotation key '%s' must be 1-%d letters, digits or _",
 		    a->key, ANNOTATION_KEY_MAX);
@@ -85,16 +118,18 @@ check_annotation(struct addition *a, char **cut)
 		return cmd_usage(a->cmd, "'%s' is not a number", a->value);
 	if (a->type == ANNOT_BOOL && strcmp(a->value, "true") && strcmp(a->value, "false"))
 		return cmd_usage(a->cmd, "'%s' is not true or false", a->value);
-	if (a->type == ANNOT_STRING) {
-		*cut = utf8_sanitize(a->value);
-		if (utf8_len(*cut) > ANNOTATION_VALUE_MAX) {
-			(*cut)[utf8_prefix(*cut, ANNOTATION_VALUE_MAX)] = '\0';
-			warnmsg("%s: value of '%s' cut to %d characters", a->cmd, a->key,
-			    ANNOTATION_VALUE_MAX);
-		}
-		a->value = *cut;
-	}
-	return 0;
+	if (a->type != ANNOT_STRING)
+		return EXIT_OK;
+	snprintf(what, sizeof(what), "value of '%s'", a->key);
+	if ((r = cmd_utf8(a->cmd, a->strict, what, a->value)) != EXIT_OK)
+		return r;
+	*cut = utf8_sanitize(a->value);
+	a->value = *cut;
+	if (utf8_len(*cut) <= ANNOTATION_VALUE_MAX)
+		return EXIT_OK;
+	(*cut)[utf8_prefix(*cut, ANNOTATION_VALUE_MAX)] = '\0';
+	return cmd_refuse(a->cmd, a->strict, "cut to the limit", "%s is over %d characters",
+	    what, ANNOTATION_VALUE_MAX);
 }
 
 int
@@ -104,10 +139,11 @@ cmd_annotate(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "number", no_argument, NULL, 'n' },
 		{ "bool", no_argument, NULL, 'b' },
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct addition a = { "annotate", NULL, NULL, NULL, NULL, ANNOT_STRING };
+	struct addition a = { "annotate", NULL, NULL, NULL, NULL, ANNOT_STRING, session_strict() };
 	char *cut = NULL;
 	int c, status, types = 0;
 
@@ -127,6 +163,9 @@ cmd_annotate(int argc, char **argv)
 			a.type = c == 'n' ? ANNOT_NUMBER : ANNOT_BOOL;
 			types++;
 			break;
+		case OPT_STRICT:
+			a.strict = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -137,9 +176,8 @@ cmd_annotate(int argc, char **argv)
 		return cmd_usage(a.cmd, argc - optind < 2 ? "needs KEY and VALUE" : "too many arguments");
 	a.key = argv[optind];
 	a.value = argv[optind + 1];
-	if ((status = check_annotation(&a, &cut)) != 0)
-		return status;
-	status = run(&a);
+	if ((status = check_annotation(&a, &cut)) == EXIT_OK)
+		status = run(&a);
 	free(cut);
 	return status;
 }
@@ -150,11 +188,12 @@ cmd_metadata(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "id", required_argument, NULL, 'i' },
 		{ "namespace", required_argument, NULL, 'n' },
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct addition a = { "metadata", NULL, NULL, NULL, "default", ANNOT_STRING };
-	int c;
+	struct addition a = { "metadata", NULL, NULL, NULL, "default", ANNOT_STRING, session_strict() };
+	int c, r;
 
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
@@ -170,6 +209,9 @@ cmd_metadata(int argc, char **argv)
 		case 'n':
 			a.ns = optarg;
 			break;
+		case OPT_STRICT:
+			a.strict = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -184,5 +226,8 @@ cmd_metadata(int argc, char **argv)
 		return cmd_usage(a.cmd, "KEY must not be empty");
 	if (!segdoc_json_ok(a.value))
 		return cmd_usage(a.cmd, "value of '%s' is not valid JSON", a.key);
+	if ((r = cmd_utf8(a.cmd, a.strict, "KEY", a.key)) != EXIT_OK ||
+	    (r = cmd_utf8(a.cmd, a.strict, "the namespace", a.ns)) != EXIT_OK)
+		return r;
 	return run(&a);
 }

@@ -25,14 +25,20 @@ cmd_namespace(const char *cmd, const char *v, const char **out)
 
 /* Clean NAME for X-Ray; NULL (reported) when nothing usable is left. */
 char *
-cmd_name(const char *cmd, const char *name)
+cmd_name(const char *cmd, const char *name, int strict)
 {
 	int changed;
 	char *clean = segdoc_clean_name(name, &changed);
 
-	if (*clean == '\0') {
+	/* The name as given may hold anything: messages show only what X-Ray takes. */
+	if (*clean == '\0' || (changed && strict)) {
+		if (*clean == '\0')
+			cmd_usage(cmd, "name has no character X-Ray allows (letters, digits, spaces "
+			    "and _.:/%%&#=+-@)");
+		else
+			cmd_usage(cmd, "name has characters X-Ray does not allow or is over %d "
+			    "characters (as X-Ray takes it: '%s')", NAME_MAX_CHARS, clean);
 		free(clean);
-		cmd_usage(cmd, "name '%s' has no character X-Ray allows", name);
 		return NULL;
 	}
 	if (changed)
@@ -69,7 +75,7 @@ cmd_print_var(const char *name, const char *value)
 
 struct begin_opts {
 	const char *parent, *ns;
-	int export, in_progress;
+	int export, in_progress, strict;
 	char start[TIME_LEN];   /* --start-time, else now */
 	struct root_opts root;
 };
@@ -84,11 +90,13 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 		{ "start-time", required_argument, NULL, OPT_TIME },
 		{ "in-progress", no_argument, NULL, OPT_IN_PROGRESS },
 		ROOT_LONGOPTS,
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r;
 
+	o->strict = session_strict();
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
 		if ((r = cmd_root_option("begin", c, optarg, &o->root)) != 0) {
@@ -119,6 +127,9 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 		case OPT_IN_PROGRESS:
 			o->in_progress = 1;
 			break;
+		case OPT_STRICT:
+			o->strict = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -131,7 +142,7 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 int
 cmd_begin(int argc, char **argv)
 {
-	struct begin_opts o = { NULL, NULL, 0, 0, "", { NULL, NULL, NULL } };
+	struct begin_opts o = { NULL, NULL, 0, 0, 0, "", { NULL, NULL, NULL } };
 	char id[ID_LEN + 1], *name;
 	struct session s;
 	struct trace *t;
@@ -140,7 +151,7 @@ cmd_begin(int argc, char **argv)
 	clock_now(o.start);
 	if ((r = parse_begin(argc, argv, &o)) != 0)
 		return r < 0 ? EXIT_OK : r;
-	if ((name = cmd_name("begin", argv[optind])) == NULL)
+	if ((name = cmd_name("begin", argv[optind], o.strict)) == NULL)
 		return EXIT_USAGE;
 	ids_new(id);
 	/* Only --export can start a trace: without it nothing would carry the trace on. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "emit.h"
 #include "segdoc.h"
 #include "session.h"
 #include "subseg.h"
@@ -19,6 +20,7 @@ struct end_opts {
 	int export;
 	int inside;             /* also end what is open inside it */
 	const char *transport;  /* checked, or NULL */
+	int strict;
 };
 
 static int
@@ -35,6 +37,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 		{ "export", no_argument, NULL, OPT_EXPORT },
 		{ "inside", no_argument, NULL, OPT_INSIDE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -42,6 +45,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 	long v;
 	int c;
 
+	o->strict = session_strict();
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
 		switch (c) {
@@ -86,6 +90,9 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 				return EXIT_USAGE;
 			o->transport = optarg;
 			break;
+		case OPT_STRICT:
+			o->strict = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -95,7 +102,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 	o->id = argc > optind ? argv[optind] : NULL;
 	if (o->id && cmd_check_id("end", "subsegment", o->id) < 0)
 		return EXIT_USAGE;
-	return 0;
+	return e->cause ? cmd_utf8("end", o->strict, "--cause", e->cause) : 0;
 }
 
 /*
@@ -138,10 +145,27 @@ restore_code(struct session *s, struct trace *t, const char *id)
 	return code;
 }
 
+/* End id (and with --inside what is open in it); the --export code, or NULL. */
+static char *
+end_one(struct session *s, struct trace *t, const char *id, const struct seg_end *e,
+    const struct end_opts *o)
+{
+	char *restore = o->export ? restore_code(s, t, id) : NULL;
+	char top[ID_LEN + 1];
+
+	if (o->inside)
+		end_inside(s, t, id, e->end_time);
+	subseg_end(s, t, id, e);
+	/* Drops the ended id from the scope's stack if it was innermost. */
+	if (t)
+		state_top(t, s->ctx.parent, top);
+	return restore;
+}
+
 int
 cmd_end(int argc, char **argv)
 {
-	struct end_opts o = { NULL, 0, 0, NULL };
+	struct end_opts o = { NULL, 0, 0, NULL, 0 };
 	struct seg_end e;
 	char id[ID_LEN + 1], *restore = NULL;
 	struct session s;
@@ -163,14 +187,11 @@ cmd_end(int argc, char **argv)
 		int refused = session_trace(&s, 0, &t) < 0 && errno != ENOENT;
 
 		if (!refused && subseg_target(&s, t, o.id, 0, id) == 0) {
-			if (o.export)
-				restore = restore_code(&s, t, id);
-			if (o.inside)
-				end_inside(&s, t, id, e.end_time);
-			subseg_end(&s, t, id, &e);
-			/* Drops the ended id from the scope's stack if it was innermost. */
-			if (t)
-				state_top(t, s.ctx.parent, id);
+			if (o.strict && e.cause && !subseg_end_fits(&s, t, id, &e))
+				status = cmd_usage("end", "with its cause, subsegment %s would be over "
+				    "%zu bytes; not ended", id, (size_t)DOCUMENT_MAX);
+			else
+				restore = end_one(&s, t, id, &e, &o);
 		}
 		state_close(t, 1);
 	}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "emit.h"
 #include "segdoc.h"
 #include "session.h"
 #include "subseg.h"
@@ -22,6 +23,7 @@ struct failure {
 	struct seg_frame frame[FRAMES_MAX];
 	char *text[FRAMES_MAX]; /* owned copies the frames point into */
 	size_t nframes, truncated;
+	int strict;
 };
 
 /* PATH:LINE:LABEL, split at the last two colons (a path may hold colons). */
@@ -54,15 +56,17 @@ bad:
 	return cmd_usage("exception", "frame '%s' is not PATH:LINE:LABEL", v), -1;
 }
 
-static void
+/* Record f in its subsegment: the exit status. */
+static int
 record(struct session *s, const struct failure *f)
 {
 	char id[ID_LEN + 1];
 	struct trace *t = NULL;
 	struct segdoc *d;
+	int status = EXIT_OK;
 
 	if (session_trace(s, 0, &t) < 0 && errno != ENOENT)
-		return; /* said already */
+		return EXIT_OK; /* said already */
 	if (subseg_target(s, t, f->id, 1, id) == 0 && (d = subseg_load(s, t, id)) != NULL) {
 		segdoc_exception(d, f->message, f->type, f->frame, f->nframes, f->truncated);
 		if (f->exit_code >= 0) {
@@ -71,10 +75,29 @@ record(struct session *s, const struct failure *f)
 			snprintf(n, sizeof(n), "%ld", f->exit_code);
 			segdoc_metadata(d, "process", "exit_code", n);
 		}
-		subseg_save(s, t, id, d);
+		if (f->strict && !subseg_fits(d))
+			status = cmd_usage("exception", "with it, subsegment %s would be over %zu "
+			    "bytes; not recorded", id, (size_t)DOCUMENT_MAX);
+		else
+			subseg_save(s, t, id, d);
 		segdoc_free(d);
 	}
 	state_close(t, 0);
+	return status;
+}
+
+/* Every text of f in UTF-8, or cleaned with a warning, or with --strict refused. */
+static int
+check_texts(const struct failure *f)
+{
+	int r = cmd_utf8("exception", f->strict, "MESSAGE", f->message);
+
+	if (r == EXIT_OK && f->type)
+		r = cmd_utf8("exception", f->strict, "--type", f->type);
+	for (size_t i = 0; r == EXIT_OK && i < f->nframes; i++)
+		if ((r = cmd_utf8("exception", f->strict, "a --frame path", f->frame[i].path)) == 0)
+			r = cmd_utf8("exception", f->strict, "a --frame label", f->frame[i].label);
+	return r;
 }
 
 static int
@@ -85,12 +108,14 @@ parse_exception(int argc, char **argv, struct failure *f)
 		{ "type", required_argument, NULL, 't' },
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "frame", required_argument, NULL, 'f' },
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long v;
 	int c;
 
+	f->strict = session_strict();
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
 		switch (c) {
@@ -114,6 +139,9 @@ parse_exception(int argc, char **argv, struct failure *f)
 			if (add_frame(f, optarg) < 0)
 				return EXIT_USAGE;
 			break;
+		case OPT_STRICT:
+			f->strict = 1;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -121,7 +149,7 @@ parse_exception(int argc, char **argv, struct failure *f)
 	if (argc - optind != 1)
 		return cmd_usage("exception", argc == optind ? "missing MESSAGE" : "too many arguments");
 	f->message = argv[optind];
-	return 0;
+	return check_texts(f);
 }
 
 int
@@ -135,8 +163,8 @@ cmd_exception(int argc, char **argv)
 	f.exit_code = -1;
 	if ((r = parse_exception(argc, argv, &f)) == 0) {
 		status = session_start(&s, "exception");
-		if (s.recording)
-			record(&s, &f);
+		if (s.recording && (r = record(&s, &f)) != EXIT_OK)
+			status = r;
 		session_end(&s);
 		r = status;
 	} else if (r < 0) {

@@ -282,6 +282,7 @@ struct exec_opts {
 	struct root_opts root;
 	const char *transport;  /* --transport (checked), or NULL */
 	int in_progress;
+	int strict;
 };
 
 static int
@@ -295,12 +296,15 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "in-progress", no_argument, NULL, OPT_IN_PROGRESS },
 		ROOT_LONGOPTS,
+		STRICT_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *name = NULL;
 	enum transport t;
 	int c, r;
 
+	o->strict = session_strict();
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
 		if ((r = cmd_root_option("exec", c, optarg, &o->root)) != 0) {
@@ -321,9 +325,10 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 			o->in_progress = 1;
 			break;
 		case 'N':
-			free(o->name);
-			if ((o->name = cmd_name("exec", optarg)) == NULL)
-				return EXIT_USAGE;
+			name = optarg;
+			break;
+		case OPT_STRICT:
+			o->strict = 1;
 			break;
 		case 'n':
 			if (cmd_namespace("exec", optarg, &o->ns) < 0)
@@ -339,6 +344,9 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 	}
 	if (optind == argc)
 		return cmd_usage("exec", "missing CMD");
+	/* After every option: --strict may follow --name. */
+	if (name && (o->name = cmd_name("exec", name, o->strict)) == NULL)
+		return EXIT_USAGE;
 	return 0;
 }
 
@@ -399,7 +407,7 @@ exec_begin(struct session *s, const struct exec_opts *o, const char *start, char
 int
 cmd_exec(int argc, char **argv)
 {
-	struct exec_opts o = { NULL, NULL, -1, { NULL, NULL, NULL }, NULL, 0 };
+	struct exec_opts o = { NULL, NULL, -1, { NULL, NULL, NULL }, NULL, 0, 0 };
 	char id[ID_LEN + 1], start[TIME_LEN], *value[NCHILD_VARS] = { NULL }, *set[NCHILD_VARS];
 	char **env, **cmd;
 	struct awscall aws;

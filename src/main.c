@@ -19,11 +19,13 @@
 	"  --service-version V    service version of a trace started here\n"
 #define TRANSPORT_HELP \
 	"  --transport T          udp (the daemon), api (PutTraceSegments) or stdout\n"
+#define STRICT_HELP \
+	"  --strict               refuse (exit 2) what X-Ray would not take, never clean it\n"
 
 static const struct cmd commands[] = {
 	{ "begin", cmd_begin,
 	    "[--parent ID] [--namespace aws|remote] [--start-time T] [--in-progress] [--export] "
-	    "[--trace-id-from S] [--sample-rate R] [--service-version V] NAME",
+	    "[--trace-id-from S] [--sample-rate R] [--service-version V] [--strict] NAME",
 	    "start a subsegment and print its ID",
 	    "  --parent ID            parent subsegment (default: the innermost open one)\n"
 	    "  --namespace NS         aws or remote\n"
@@ -31,10 +33,10 @@ static const struct cmd commands[] = {
 	    "  --in-progress          send an in-progress document now\n"
 	    "  --export               print shell code exporting a context inside it (eval it);\n"
 	    "                         outside Lambda with no context, start a trace\n"
-	    ROOT_HELP HELP_LINE },
+	    ROOT_HELP STRICT_HELP HELP_LINE },
 	{ "end", cmd_end,
 	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] "
-	    "[--end-time T] [--inside] [--export] [--transport T] [ID]",
+	    "[--end-time T] [--inside] [--export] [--transport T] [--strict] [ID]",
 	    "end subsegment ID (default: the innermost open one) and send it",
 	    "  --error                client error (4xx)\n"
 	    "  --fault                server error (5xx)\n"
@@ -45,16 +47,16 @@ static const struct cmd commands[] = {
 	    "  --end-time T           ended at T (epoch seconds, with a fraction, or ms)\n"
 	    "  --inside               also end what was begun inside it and is still open\n"
 	    "  --export               print shell code restoring the context around it\n"
-	    TRANSPORT_HELP HELP_LINE },
-	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] KEY VALUE",
+	    TRANSPORT_HELP STRICT_HELP HELP_LINE },
+	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] [--strict] KEY VALUE",
 	    "add an indexed annotation to a subsegment",
 	    "  --id ID                subsegment to annotate (default: the innermost open one)\n"
 	    "  --number               VALUE is a number\n"
-	    "  --bool                 VALUE is true or false\n" HELP_LINE },
-	{ "metadata", cmd_metadata, "[--id ID] [--namespace NS] KEY JSON",
+	    "  --bool                 VALUE is true or false\n" STRICT_HELP HELP_LINE },
+	{ "metadata", cmd_metadata, "[--id ID] [--namespace NS] [--strict] KEY JSON",
 	    "add a JSON metadata value to a subsegment",
 	    "  --id ID                subsegment (default: the innermost open one)\n"
-	    "  --namespace NS         metadata namespace (default: default)\n" HELP_LINE },
+	    "  --namespace NS         metadata namespace (default: default)\n" STRICT_HELP HELP_LINE },
 	{ "send", cmd_send, "[--all] [--transport T]",
 	    "deliver every finished document of this trace still kept",
 	    "  --all                  of every trace in the state directory\n"
@@ -62,14 +64,14 @@ static const struct cmd commands[] = {
 	{ "exec", cmd_exec,
 	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--in-progress] "
 	    "[--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] "
-	    "[--] CMD [ARG...]",
+	    "[--strict] [--] CMD [ARG...]",
 	    "run CMD inside a subsegment (outside Lambda, a trace) and exit with its status",
 	    "  --name NAME            subsegment name (default: the command's base name)\n"
 	    "  --namespace NS         aws or remote\n"
 	    "  --aws                  read CMD as an aws CLI call (default when it is named aws)\n"
 	    "  --no-aws               do not read CMD as an aws CLI call\n"
 	    "  --in-progress          send an in-progress document when CMD starts\n"
-	    ROOT_HELP TRANSPORT_HELP HELP_LINE },
+	    ROOT_HELP TRANSPORT_HELP STRICT_HELP HELP_LINE },
 	{ "header", cmd_header, "", "print the trace header for a child process or request",
 	    HELP_LINE },
 	{ "context", cmd_context, "[--from-headers FILE | --from-env]",
@@ -81,12 +83,13 @@ static const struct cmd commands[] = {
 	    "  --deadline MS          epoch milliseconds (default: XRAY_SEG_DEADLINE_MS)\n"
 	    "  --margin MS            act this long before it (default 500)\n" HELP_LINE },
 	{ "exception", cmd_exception,
-	    "[--id ID] [--type TYPE] [--exit-code N] [--frame PATH:LINE:LABEL]... MESSAGE",
+	    "[--id ID] [--type TYPE] [--exit-code N] [--frame PATH:LINE:LABEL]... [--strict] MESSAGE",
 	    "record an exception, with its stack, in a subsegment and mark it a fault",
 	    "  --id ID                subsegment (default: the innermost open one)\n"
 	    "  --type TYPE            the exception's type\n"
 	    "  --exit-code N          record exit status N\n"
-	    "  --frame PATH:LINE:LABEL  a stack frame, innermost first (repeatable)\n" HELP_LINE },
+	    "  --frame PATH:LINE:LABEL  a stack frame, innermost first (repeatable)\n" STRICT_HELP
+	    HELP_LINE },
 	{ "errtrap", cmd_errtrap, "",
 	    "print a bash ERR trap that records failing commands as exceptions (eval it)",
 	    HELP_LINE },
@@ -129,9 +132,10 @@ usage(FILE *f)
 	    "Environment: _X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_CONTEXT_MISSING,\n"
 	    "AWS_XRAY_SDK_ENABLED, XRAY_SEG_STATE_DIR, TMPDIR, XRAY_SEG_TRANSPORT,\n"
 	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL,\n"
-	    "XRAY_SEG_IN_PROGRESS, XRAY_SEG_DEADLINE_MS, AWS_LAMBDA_FUNCTION_NAME,\n"
-	    "AWS_LAMBDA_INITIALIZATION_TYPE, POWERTOOLS_SERVICE_NAME, XRAY_SEG_COLD_START;\n"
-	    "context --from-env reads AWS_LAMBDA_TRACE_ID and TRACEPARENT.\n"
+	    "XRAY_SEG_IN_PROGRESS, XRAY_SEG_STRICT, XRAY_SEG_DEADLINE_MS,\n"
+	    "AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_INITIALIZATION_TYPE,\n"
+	    "POWERTOOLS_SERVICE_NAME, XRAY_SEG_COLD_START; context --from-env reads\n"
+	    "AWS_LAMBDA_TRACE_ID and TRACEPARENT.\n"
 	    "The api transport reads AWS credentials, region and endpoint from the\n"
 	    "environment variables the AWS CLI reads (see xray-seg(1)).\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");
@@ -214,6 +218,30 @@ cmd_usage(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	errmsg("%s: %s (see 'xray-seg help %s')", cmd, line, cmd);
 	return EXIT_USAGE;
+}
+
+int
+cmd_refuse(const char *cmd, int strict, const char *fix, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (strict)
+		return cmd_usage(cmd, "%s", line);
+	warnmsg("%s: %s; %s", cmd, line, fix);
+	return EXIT_OK;
+}
+
+int
+cmd_utf8(const char *cmd, int strict, const char *what, const char *text)
+{
+	if (utf8_valid(text))
+		return EXIT_OK;
+	return cmd_refuse(cmd, strict, "bad bytes replaced by U+FFFD", "%s is not valid UTF-8",
+	    what);
 }
 
 int

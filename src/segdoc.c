@@ -187,6 +187,17 @@ segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *
 	return 0;
 }
 
+size_t
+segdoc_annotation_count(const struct segdoc *d)
+{
+	json_object *a;
+
+	if (!json_object_object_get_ex(d->o, "annotations", &a) ||
+	    !json_object_is_type(a, json_type_object))
+		return 0;
+	return (size_t)json_object_object_length(a);
+}
+
 int
 segdoc_metadata(struct segdoc *d, const char *ns, const char *key, const char *json)
 {

@@ -78,6 +78,9 @@ char *segdoc_wire(struct segdoc *d, size_t max, size_t *len, int *shrunk);
 /* Set annotation key; -1 when the subsegment already has ANNOTATION_MAX others. */
 int segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *value);
 
+/* The number of annotations of d. */
+size_t segdoc_annotation_count(const struct segdoc *d);
+
 /* Set metadata ns.key to JSON text json (which must pass segdoc_json_ok). */
 int segdoc_metadata(struct segdoc *d, const char *ns, const char *key, const char *json);
 

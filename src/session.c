@@ -34,6 +34,12 @@ is_true(const char *v)
 	return 0;
 }
 
+int
+session_strict(void)
+{
+	return is_true(getenv("XRAY_SEG_STRICT"));
+}
+
 static char *
 state_dir_path(void)
 {
@@ -221,7 +227,9 @@ session_trace(struct session *s, int create, struct trace **t)
 
 	if (s->state_dir == NULL)
 		s->state_dir = state_dir_path();
-	if (state_open(s->state_dir, s->ctx.root, create, t) == 0)
+	/* In Lambda a sandbox runs one invocation, and so one trace, at a time. */
+	if (state_open(s->state_dir, s->ctx.root, (create ? STATE_CREATE : 0) |
+	    (s->lambda ? STATE_SOLE : 0), t) == 0)
 		return 0;
 	e = errno;
 	if (e != ENOENT || create)

@@ -41,6 +41,7 @@ struct session {
 	int cold_start;           /* XRAY_SEG_COLD_START: 1 true, 0 false, -1 unknown */
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
+	int strict;             /* refuse what X-Ray would not take, never clean it */
 };
 
 /*
@@ -72,6 +73,9 @@ int session_each_trace(struct session *s, int (*fn)(void *, const char *), void 
  * first call): 1, 0, or -1 (said on stderr) if the directory is refused.
  */
 int session_first_invocation(struct session *s);
+
+/* Whether XRAY_SEG_STRICT asks for --strict (1, true, yes or on). */
+int session_strict(void);
 
 /* Parse a transport name; -1 if v is none. */
 int session_transport(const char *v, enum transport *t);

@@ -120,9 +120,12 @@ remove_contents(int fd)
 	closedir(d);
 }
 
-/* What a trace directory holds: open and kept documents, an open segment. */
+/* Prefix of the files of state_set_*. */
+#define SET_PREFIX "set."
+
+/* What a trace directory holds: open and kept documents, an open segment, sets. */
 struct contents {
-	size_t open, done;
+	size_t open, done, sets;
 	int root;
 };
 
@@ -148,35 +151,41 @@ count_contents(int fd, struct contents *c, int stop_at_first)
 	while ((e = readdir(d)) != NULL) {
 		c->open += ends_with(e->d_name, ".open");
 		c->done += ends_with(e->d_name, ".done");
+		c->sets += strncmp(e->d_name, SET_PREFIX, sizeof(SET_PREFIX) - 1) == 0;
 		c->root |= strcmp(e->d_name, "root") == 0;
-		if (stop_at_first && c->open + c->done > 0)
+		if (stop_at_first && c->open + c->done + c->sets > 0)
 			break;
 	}
 	closedir(d);
 }
 
 /*
- * Remove trace directory name under rootfd if untouched for too long and
- * unlocked. Open subsegments outlive any Lambda invocation after 15 minutes;
- * a trace with an open segment (a CI job) or undelivered documents waits a
- * day, and what it still holds then is dropped with a warning.
+ * Remove trace directory name under rootfd if its trace is over and no one
+ * holds its lock. Open subsegments outlive any Lambda invocation after 15
+ * minutes; a trace with an open segment (a CI job) or undelivered documents
+ * waits a day, and what it still holds then is dropped with a warning. With
+ * sole, a new trace means this one is over as soon as nothing in it is open
+ * or kept.
  */
 static void
-sweep_one(int rootfd, const char *name, time_t now)
+sweep_one(int rootfd, const char *name, time_t now, int sole)
 {
 	struct contents c;
 	struct stat st;
-	int fd, lfd;
+	int fd, lfd, stale;
 
-	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_mtime > now - STATE_STALE_SECONDS)
+	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	stale = st.st_mtime <= now - STATE_STALE_SECONDS;
+	if (!stale && !sole)
 		return;
 	if ((fd = open_private_dir(rootfd, name, 0)) < 0)
 		return;
 	lfd = openat(fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
 		count_contents(fd, &c, 0);
-		if ((c.done == 0 && !c.root) || st.st_mtime <= now - STATE_KEEP_SECONDS) {
+		if ((c.done == 0 && !c.root && (stale || c.open == 0)) ||
+		    st.st_mtime <= now - STATE_KEEP_SECONDS) {
 			if (c.done > 0)
 				warnmsg("dropping %zu undelivered document%s of trace %s, kept for over "
 				    "a day", c.done, c.done == 1 ? "" : "s", name);
@@ -193,7 +202,7 @@ sweep_one(int rootfd, const char *name, time_t now)
 }
 
 static void
-sweep(int rootfd, const char *keep)
+sweep(int rootfd, const char *keep, int sole)
 {
 	time_t now = time(NULL);
 	DIR *d;
@@ -203,7 +212,7 @@ sweep(int rootfd, const char *keep)
 		return;
 	while ((e = readdir(d)) != NULL)
 		if (tracectx_valid_root(e->d_name) && strcmp(e->d_name, keep) != 0)
-			sweep_one(rootfd, e->d_name, now);
+			sweep_one(rootfd, e->d_name, now, sole);
 	closedir(d);
 }
 
@@ -273,8 +282,9 @@ open_trace_once(struct trace *t, const char *root, int create, int *made)
 }
 
 int
-state_open(const char *dir, const char *root, int create, struct trace **out)
+state_open(const char *dir, const char *root, int flags, struct trace **out)
 {
+	int create = flags & STATE_CREATE;
 	struct trace *t;
 	int made = 0, r = 1;
 
@@ -301,7 +311,7 @@ state_open(const char *dir, const char *root, int create, struct trace **out)
 	/* A new trace is a new invocation: the moment to clear out old ones. */
 	t->made = made;
 	if (made)
-		sweep(t->rootfd, root);
+		sweep(t->rootfd, root, flags & STATE_SOLE);
 	*out = t;
 	return 0;
 }
@@ -316,7 +326,7 @@ state_close(struct trace *t, int tidy)
 	/* Unlink everything, lock last, while holding the lock: see open_trace_once. */
 	if (tidy)
 		count_contents(t->dirfd, &c, 1);
-	if (tidy && c.open + c.done == 0) {
+	if (tidy && c.open + c.done + c.sets == 0) {
 		remove_contents(t->dirfd);
 		unlinkat(t->rootfd, t->root, AT_REMOVEDIR);
 	}
@@ -534,6 +544,79 @@ state_top(struct trace *t, const char *scope, char out[ID_LEN + 1])
 done:
 	close(fd);
 	return r;
+}
+
+static int
+open_set(struct trace *t, const char *name, int flags)
+{
+	char file[NAME_MAX + 1];
+
+	snprintf(file, sizeof(file), SET_PREFIX "%s", name);
+	return openat(t->dirfd, file, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+int
+state_set_has(struct trace *t, const char *name, const char *word, size_t *n)
+{
+	size_t wlen = strlen(word), len, whole;
+	char *data, *line, *nl;
+	ssize_t got;
+	int fd = open_set(t, name, O_RDWR), found = 0;
+	struct stat st;
+
+	*n = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_FILE_MAX) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	got = pread(fd, data, (size_t)st.st_size, 0);
+	len = got > 0 ? (size_t)got : 0;
+	data[len] = '\0';
+	/* A last line without its newline is a killed call's: drop it. */
+	nl = strrchr(data, '\n');
+	whole = nl ? (size_t)(nl + 1 - data) : 0;
+	if (whole != len) {
+		data[whole] = '\0';
+		if (ftruncate(fd, (off_t)whole) < 0)
+			data[0] = '\0';
+	}
+	close(fd);
+	for (line = data; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		++*n;
+		found |= (size_t)(nl - line) == wlen && memcmp(line, word, wlen) == 0;
+	}
+	free(data);
+	return found;
+}
+
+int
+state_set_add(struct trace *t, const char *name, const char *word)
+{
+	int fd = open_set(t, name, O_WRONLY | O_APPEND | O_CREAT), r;
+	char *line;
+
+	if (fd < 0)
+		return -1;
+	/* One O_APPEND write: a call killed in it leaves a whole line or a cut one, dropped later. */
+	line = xasprintf("%s\n", word);
+	r = writeall(fd, line, strlen(line));
+	free(line);
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
+int
+state_set_del(struct trace *t, const char *name)
+{
+	char file[NAME_MAX + 1];
+
+	snprintf(file, sizeof(file), SET_PREFIX "%s", name);
+	return unlinkat(t->dirfd, file, 0);
 }
 
 void

@@ -21,12 +21,20 @@
 
 struct trace;
 
+/* state_open's flags. */
+enum {
+	STATE_CREATE = 1, /* make the trace's state if it has none */
+	STATE_SOLE = 2,   /* one trace at a time (Lambda): a new one ends the others */
+};
+
 /*
- * Open (with create, also make) the state of trace root under the state
- * directory dir, locked. -1 with errno: ENOENT (no state and !create),
- * ELOOP, ENOTDIR, EPERM, EACCES for a state directory that is refused.
+ * Open the state of trace root under the state directory dir, locked. A
+ * trace that state_open makes sweeps the others: those untouched for too
+ * long and, with STATE_SOLE, those with nothing open or kept. -1 with errno:
+ * ENOENT (no state and no STATE_CREATE), ELOOP, ENOTDIR, EPERM, EACCES for a
+ * state directory that is refused.
  */
-int state_open(const char *dir, const char *root, int create, struct trace **out);
+int state_open(const char *dir, const char *root, int flags, struct trace **out);
 
 /* 0 if dir is a state directory state_open would accept, else -1 with its errno. */
 int state_check(const char *dir);
@@ -37,7 +45,11 @@ int state_check(const char *dir);
  */
 int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
 
-/* Unlock and free t; with tidy, first remove the trace's state if nothing is left. */
+/*
+ * Unlock and free t; with tidy, first remove the trace's state if nothing is
+ * left: nothing open, nothing kept and no set (what the trace as a whole has
+ * recorded stays until the trace is swept).
+ */
 void state_close(struct trace *t, int tidy);
 
 /*
@@ -73,6 +85,18 @@ int state_del(struct trace *t, const char *name);
  * (ENOSPC when data does not fit).
  */
 int state_morph(struct trace *t, const char *from, const char *to, const char *data, size_t len);
+
+/*
+ * Sets of words, one a line in file "set.<name>": 1 if word is in set name
+ * and 0 if not, with *n its number of words; -1 with errno.
+ */
+int state_set_has(struct trace *t, const char *name, const char *word, size_t *n);
+
+/* Add word (which has no newline) to set name. 0 or -1 with errno. */
+int state_set_add(struct trace *t, const char *name, const char *word);
+
+/* Forget set name. */
+int state_set_del(struct trace *t, const char *name);
 
 /* Remove what calls killed while writing left behind (t is locked: no one writes now). */
 void state_clean(struct trace *t);

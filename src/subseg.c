@@ -15,6 +15,8 @@
 #define STR(x) STR_(x)
 /* The id of the trace's segment while it is open: later ends may wait for it. */
 #define ROOT_FILE "root"
+/* The state set of the annotation keys the trace's documents have. */
+#define ANNOTATION_SET "annotations"
 
 static void
 file_name(char out[FILE_NAME_LEN], const char *id, const char *kind)
@@ -39,6 +41,21 @@ describe_invocation(struct session *s, struct trace *t, struct segdoc *d)
 	segdoc_annotate(d, "ColdStart", ANNOT_BOOL, first && !s->prewarmed ? "true" : "false");
 	if (s->service_name)
 		segdoc_annotate(d, "Service", ANNOT_STRING, s->service_name);
+}
+
+/* Count the annotation keys of new document text in the trace's set. */
+static void
+note_keys(struct trace *t, const char *text)
+{
+	size_t n, in_set;
+	char **keys = segdoc_json_keys(text, "annotations", &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (state_set_has(t, ANNOTATION_SET, keys[i], &in_set) == 0)
+			state_set_add(t, ANNOTATION_SET, keys[i]);
+		free(keys[i]);
+	}
+	free(keys);
 }
 
 /* Tell X-Ray of open work now, so that it shows even if nothing ever ends it. */
@@ -82,6 +99,8 @@ subseg_begin(struct session *s, struct trace *t, const char *id, const char *nam
 	text = segdoc_text(d, &len);
 	file_name(f, id, "open");
 	r = state_put(t, f, text, len, 1);
+	if (r == 0 && segdoc_annotation_count(d) > 0)
+		note_keys(t, text);
 	if (r == 0 && s->rooted)
 		r = state_put(t, ROOT_FILE, id, ID_LEN, 0);
 	if (r == 0 && push != PUSH_NONE)
@@ -155,6 +174,56 @@ subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d
 	return r;
 }
 
+int
+subseg_fits(const struct segdoc *d)
+{
+	size_t len;
+	char *text = segdoc_text(d, &len);
+
+	free(text);
+	return len <= DOCUMENT_MAX;
+}
+
+int
+subseg_end_fits(struct session *s, struct trace *t, const char *id, const struct seg_end *e)
+{
+	struct segdoc *d = subseg_load(s, t, id);
+	int fits;
+
+	if (d == NULL)
+		return 1; /* said already; end says it again */
+	segdoc_finish(d, e);
+	fits = subseg_fits(d);
+	segdoc_free(d);
+	return fits;
+}
+
+enum annotated
+subseg_annotate(struct session *s, struct trace *t, const char *id, const char *key,
+    enum annot type, const char *value)
+{
+	struct segdoc *d = subseg_load(s, t, id);
+	enum annotated r = ANNOTATED;
+	size_t n;
+	int known;
+
+	if (d == NULL)
+		return NOT_DONE;
+	/* A set that cannot be read limits nothing: each document still has its own bound. */
+	known = state_set_has(t, ANNOTATION_SET, key, &n);
+	if (segdoc_annotate(d, key, type, value) < 0)
+		r = DOC_FULL;
+	else if (known == 0 && n >= ANNOTATION_MAX)
+		r = TRACE_FULL;
+	else if (s->strict && !subseg_fits(d))
+		r = TOO_BIG;
+	else if (subseg_save(s, t, id, d) < 0)
+		r = NOT_DONE;
+	else if (known == 0)
+		state_set_add(t, ANNOTATION_SET, key);
+	segdoc_free(d);
+	return r;
+}
 
 static int
 count_one(void *arg, const char *name)
@@ -344,8 +413,11 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 	}
 	/* Sent (or kept) first, forgotten after: a call killed between loses nothing. */
 	state_del(t, open);
-	if (segdoc_is_segment(d))
+	/* The segment of a trace started here ends the trace. */
+	if (segdoc_is_segment(d)) {
 		state_del(t, ROOT_FILE);
+		state_set_del(t, ANNOTATION_SET);
+	}
 	free(text);
 	segdoc_free(d);
 	return r;

@@ -39,6 +39,28 @@ int subseg_target(struct session *s, struct trace *t, const char *given, int fal
 /* The open subsegment id, or NULL (said on stderr). */
 struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
 
+/* Non-zero if d, as it is, fits in one datagram. */
+int subseg_fits(const struct segdoc *d);
+
+/* Non-zero if open subsegment id, ended with e, fits in one datagram as it is. */
+int subseg_end_fits(struct session *s, struct trace *t, const char *id, const struct seg_end *e);
+
+/* What subseg_annotate did. */
+enum annotated {
+	ANNOTATED,
+	DOC_FULL,    /* the subsegment has ANNOTATION_MAX annotations already */
+	TRACE_FULL,  /* the trace has ANNOTATION_MAX annotation keys already */
+	TOO_BIG,     /* with s->strict: the subsegment would not fit in a datagram */
+	NOT_DONE,    /* the subsegment cannot be read or stored (said on stderr) */
+};
+
+/*
+ * Set annotation key of open subsegment id, within what X-Ray indexes:
+ * ANNOTATION_MAX annotations a document and ANNOTATION_MAX keys a trace.
+ */
+enum annotated subseg_annotate(struct session *s, struct trace *t, const char *id,
+    const char *key, enum annot type, const char *value);
+
 /* Store d as the open subsegment id. 0 or -1 (said on stderr). */
 int subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d);
 

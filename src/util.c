@@ -274,6 +274,18 @@ utf8_sanitize(const char *s)
 	return out;
 }
 
+int
+utf8_valid(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	for (; *u; u += n)
+		if ((n = utf8_valid_at(u)) == 0)
+			return 0;
+	return 1;
+}
+
 size_t
 utf8_len(const char *s)
 {

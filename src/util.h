@@ -40,6 +40,9 @@ int is_json_number(const char *s);
  */
 char *utf8_sanitize(const char *s);
 
+/* Non-zero if s is valid UTF-8 throughout. */
+int utf8_valid(const char *s);
+
 /* Number of code points in a valid UTF-8 string. */
 size_t utf8_len(const char *s);
 

@@ -166,15 +166,22 @@ bats_require_minimum_version 1.5.0
 	assert_doc capped '.annotations.a50' 50
 }
 
-@test "annotations of different subsegments are counted separately" {
+@test "a trace indexes 50 annotation keys across its subsegments: a new 51st key is left out with one warning" {
 	lambda_ctx
 	xs begin first >/dev/null
-	for n in $(seq 30); do xs_quiet annotate "f$n" x; done
+	for n in $(seq 30); do xs_quiet annotate "k$n" x; done
 	xs end
 	xs begin second >/dev/null
-	for n in $(seq 30); do xs_quiet annotate "s$n" x; done
+	# A key the trace has already is not counted again.
+	for n in $(seq 10) $(seq 31 50); do xs_quiet annotate "k$n" y; done
+	run -0 --separate-stderr xs annotate k51 y
+	assert_warning
+	[[ $stderr == *"'k51'"*" 50 "*"trace $ROOT"* ]] || xs_die "the warning names neither the key nor the trace: $stderr"
+	xs_quiet annotate k7 again
 	xs end
 	wait_docs 2
 	assert_doc first '.annotations | length' 30
 	assert_doc second '.annotations | length' 30
+	assert_doc second '.annotations | has("k51")' false
+	assert_doc second '.annotations.k7' again
 }

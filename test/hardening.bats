@@ -336,7 +336,7 @@ $(head -10 <<<"$errs")"
 	[[ -z $bad ]] || xs_die "wrong parents ($(grep -c . <<<"$bad")):
 $(head -20 <<<"$bad")"
 	[ "$(dq '[.[] | select(.name | test("\\.(x1|x2)$")) | .metadata.process.exit_code] | unique | tostring')" = '[0]' ]
-	[[ -z $(trace_dirs) ]] || xs_die "state left after every subsegment ended: $(trace_dirs | head -3)"
+	[[ -z $(left_traces) ]] || xs_die "state left after every subsegment ended: $(left_traces | head -3)"
 	echo "# 200 processes x 10 subsegments: $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s" >&3
 }
 
@@ -524,7 +524,7 @@ $(summarize <<<"$problems")")
 	problems=$(state_problems --max-temp 1)
 	[[ -z $problems ]] || fails+=("the state after later calls:
 $(summarize <<<"$problems")")
-	left=$(trace_dirs)
+	left=$(left_traces)
 	[[ -z $left ]] || fails+=("state left after everything was ended and sent: $(wc -l <<<"$left") trace directories:
 $(cd "$XRAY_SEG_STATE_DIR" && find $left -mindepth 1 -maxdepth 1 -printf '%f\n' | sed -E 's/[0-9a-f]{16}/<id>/; s/^stack\..*/stack.<parent>/' | sort | uniq -c)")
 	# And new work in an old trace goes through as usual.
@@ -647,7 +647,7 @@ crash_op() {
 			done
 			problems=$(state_problems --max-temp 1)
 			[[ -z $problems ]] || fails+=("$at: after later calls: ${problems//$'\n'/ | }")
-			left=$(trace_dirs)
+			left=$(left_traces)
 			[[ -z $left ]] || fails+=("$at: state left after everything was ended and sent: $(cd "$XRAY_SEG_STATE_DIR" && ls -A $left | tr '\n' ' ')")
 		done
 	done

@@ -191,16 +191,24 @@ $bad"
 }
 
 # assert_rt_clean: at every /next after the first (each taken after an
-# invocation finished) and now, the state directory holds no trace directory.
+# invocation finished) and now, no trace holds anything open or kept: at most
+# the trace just finished still has its directory, with only what a trace
+# keeps until the next one starts (see trace_left in test_helper.bash).
 assert_rt_clean() {
 	local bad
-	bad=$(rt_q '[.[] | select(.kind == "next")][1:][] | select(.listing != null)
-		| .listing[] | select(endswith("/") or test("/"))')
+	bad=$(rt_q '[.[] | select(.kind == "next")][1:][] | select(.listing != null) | .listing
+		| . as $l | [.[] | select(endswith("/"))] as $dirs
+		| (if ($dirs | length) > 1 then "\($dirs | length) trace directories: \($dirs)" else empty end),
+		  ($dirs[] | . as $d | select(any($l[]; . == $d + "set.annotations") | not)
+		   | "\(.) without a reason to stay"),
+		  ($l[] | select(test("/.") and (test("/(lock|stack\\.[0-9a-f]{16}|set\\.annotations)$") | not)))')
 	[[ -z $bad ]] || xs_die "state left between invocations:
 $bad"
 	if [[ -d $XRAY_SEG_STATE_DIR ]]; then
+		bad=$(left_traces)
+		[[ -z $bad ]] || xs_die "state left after the last invocation: $bad"
 		bad=$(find "$XRAY_SEG_STATE_DIR" -mindepth 1 -type d)
-		[[ -z $bad ]] || xs_die "state left after the last invocation:
+		(($(grep -c . <<<"$bad") <= 1)) || xs_die "more than the last trace kept after the last invocation:
 $bad"
 	fi
 }
@@ -987,11 +995,11 @@ $(printf '%s\n' "${accepted[@]}")"
 	[ "$(dq -c '.[0] | [.id, .in_progress // false, has("end_time")]')" = "[\"$id\",false,true]" ]
 }
 
-# assert_no_state_dirs: no trace directory is left in the state directory.
+# assert_no_state_dirs: no trace directory holds more than a finished trace
+# keeps until the next one starts (see trace_left).
 assert_no_state_dirs() {
-	[[ -d $XRAY_SEG_STATE_DIR ]] || return 0
 	local left
-	left=$(find "$XRAY_SEG_STATE_DIR" -mindepth 1 -type d)
+	left=$(left_traces)
 	[[ -z $left ]] || xs_die "trace state left: $left"
 }
 

@@ -11,13 +11,16 @@ documented layout (xray-seg(1), FILES):
     the "sandbox" and "invoked" markers and at most N of its temp files "sandbox.<pid>"
     (state_mark_first in src/state.c);
   - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open",
-    "<id>.done" and at most N temp files ".tmp.<name>" (state_put in
+    "<id>.done", "set.annotations" and at most N temp files ".tmp.<name>" (state_put in
     src/state.c); anything else is reported.
     A call killed between writing a temp file and renaming it may leave one,
     but they must not pile up: N (default 0) bounds them per directory.
   - every <id>.open and <id>.done must be one JSON object whose "id" is <id>
     and whose "trace_id" is the directory's name;
   - every stack file must be whole lines of 16 lowercase hex digits;
+  - "set.annotations" must be lines of annotation keys ([A-Za-z0-9_]{1,500});
+    the last may lack its newline (a call killed while appending it, whose
+    line the next reader drops);
   - "root" must hold a 16-hex id; "sandbox" a Root or nothing.
 
 Exit status: 0 when nothing was reported, 1 otherwise, 2 on bad usage.
@@ -33,6 +36,7 @@ ID = r"[0-9a-f]{16}"
 DOC_RE = re.compile(r"^(%s)\.(open|done)$" % ID)
 STACK_RE = re.compile(r"^stack\.%s$" % ID)
 LINE_RE = re.compile(rb"^[0-9a-f]{16}$")
+KEY_RE = re.compile(rb"^[A-Za-z0-9_]{1,500}$")
 
 
 def show(data):
@@ -63,6 +67,15 @@ def check_trace(path, root, problems, limit):
                 data = f.read()
             if not re.match(rb"^[0-9a-f]{16}$", data):
                 problems.append("root file is not an id: %s %s" % (p, show(data)))
+            continue
+        if name == "set.annotations":
+            with open(p, "rb") as f:
+                data = f.read()
+            lines = data.split(b"\n")
+            # The last element is "" after a whole last line, else a cut one.
+            if not all(KEY_RE.match(l) for l in lines[:-1]) or \
+                    (lines[-1] and not KEY_RE.match(lines[-1])):
+                problems.append("annotation key set with a bad line: %s %s" % (p, show(data)))
             continue
         if STACK_RE.match(name):
             with open(p, "rb") as f:
