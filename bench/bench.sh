@@ -64,6 +64,9 @@ sink=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 export AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:$port
+# The Lambda path: where each call is billed, and where one trace at a time
+# lives in the state directory.
+export AWS_LAMBDA_FUNCTION_NAME=xray-seg-bench
 
 newroot() { printf '1-%08x-%s' "$(date +%s)" "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"; }
 parent=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -93,6 +96,13 @@ for ((i = 0; i < 1000; i++)); do
 	env "$(ctx "${root[done1000]}")" XRAY_SEG_STATE_DIR="$stage" AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:1 \
 		"$X" end "$id" 2>/dev/null
 done
+# "last": the trace of the invocation before, over: one subsegment begun,
+# annotated and ended; alone in its state directory, as in a Lambda sandbox.
+root[last]=$(newroot)
+env "$(ctx "${root[last]}")" XRAY_SEG_STATE_DIR="$stage/alone" "$X" begin "last" >/dev/null
+env "$(ctx "${root[last]}")" XRAY_SEG_STATE_DIR="$stage/alone" "$X" annotate key value
+env "$(ctx "${root[last]}")" XRAY_SEG_STATE_DIR="$stage/alone" "$X" end
+cp -a "$stage/alone/${root[last]}" "$stage/"
 # done1 and done100: the first 1 and 100 documents of done1000, copied.
 for n in 1 100; do
 	root[done$n]=$(newroot)
@@ -107,12 +117,14 @@ for n in 1 100; do
 	)
 done
 for w in "$work" ${cwork:+"$cwork"}; do
-	mkdir -m 700 "$w/state" "$w/keep"
+	mkdir -m 700 "$w/state" "$w/keep" "$w/alone"
 	for t in "${!root[@]}"; do
-		cp -a "$stage/${root[$t]}" "$w/state/"
+		[ "$t" = last ] || cp -a "$stage/${root[$t]}" "$w/state/"
 		cp -a "$stage/${root[$t]}" "$w/keep/$t"
 	done
+	cp -a "$stage/${root[last]}" "$w/alone/"
 done
+first=$(newroot)
 
 # Rows: label, variant ("" or "cmp": same command, state in the second place),
 # group (rows of a group are interleaved), environment, prepare script, command.
@@ -163,6 +175,15 @@ for w in "$work" ${cwork:+"$cwork"}; do
 		)
 		row "end ($n open)" "$v" main "$e" "$p" "$X" end
 	done
+	# The first call of an invocation: it makes the new trace's directory and
+	# removes the one of the invocation before.
+	A=$w/alone
+	p=$(prep "first$v" <<-EOF
+		rm -rf '$A/$first'
+		[ -d '$A/${root[last]}' ] || cp -a '$w/keep/last' '$A/${root[last]}'
+	EOF
+	)
+	row "begin, first of a trace" "$v" main "XRAY_SEG_STATE_DIR=$A $(ctx "$first")" "$p" "$X" begin work
 	e="XRAY_SEG_STATE_DIR=$S $(ctx "${root[open1]}")"
 	row "header" "$v" main "$e" "" "$X" header
 	row "exec -- true" "$v" main "$e" "" "$X" exec -- /bin/true
@@ -282,7 +303,7 @@ r() { local i=${idx["$1"]:-}; [ -n "$i" ] && echo "${rss[$i]}"; }
 	echo "| command | median ms | x floor |${cmp:+ ms, state on $cmptype |} peak RSS KB | x floor |"
 	echo "|---|---:|---:|${cmp:+---:|}---:|---:|"
 	labels=("empty C program (floor)" "empty C program, static" "bash: one datagram to /dev/udp" "true"
-		"begin (1 open)" "begin (100 open)" "begin (1000 open)"
+		"begin (1 open)" "begin (100 open)" "begin (1000 open)" "begin, first of a trace"
 		"annotate (1 open)" "annotate (100 open)" "annotate (1000 open)"
 		"end (1 open)" "end (100 open)" "end (1000 open)" "header" "exec -- true" "exec -- true, not recording"
 		"send (1 kept)" "send (100 kept)" "send (1000 kept)" "${peers[@]}")
@@ -330,14 +351,18 @@ print("| " + " | ".join(cells) + " |")' "$label" "$(m "$label")" "$floor" "$(m "
 	echo "- Each size of trace (1, 100, 1000 open subsegments; 1, 100, 1000 kept ones) is a trace of"
 	echo "  its own, made once before any timing. Nothing is copied in before a scaling row: the"
 	echo "  prepare step of \`begin\` removes the file that the previous run made and its stack line,"
-	echo "  the one of \`end\` puts back the file that the previous run removed (at 1 open, end also"
-	echo "  removes the trace's directory, and the prepare puts back its three files); \`annotate\`,"
+	echo "  the one of \`end\` puts back the file that the previous run removed; \`annotate\`,"
 	echo "  \`header\` and \`exec\` leave the number of files as it was and have none. So a prepare"
 	echo "  step does the same small work at every size. Copying the whole trace in before every run"
 	echo "  (as this benchmark did until 2026-12-01) made the 1000-open rows of the calls that write"
 	echo "  up to twice as slow on ext4: the copy's journal and writeback work landed on the measured"
 	echo "  call (\`header\`, which only reads, was not slowed; a \`sync\` after the copy removed"
 	echo "  most of the excess)."
+	echo "- The calls run as in Lambda (AWS_LAMBDA_FUNCTION_NAME is set): a trace's directory stays"
+	echo "  until the next trace starts, so no \`end\` removes it. \`begin, first of a trace\` is the"
+	echo "  first call of an invocation, in a state directory that holds only the trace before, over:"
+	echo "  it makes the new trace's directory and removes the old one; its prepare step removes"
+	echo "  the new directory and puts the old one back."
 	echo "- \`send\` consumes what it sends, so its trace is copied back before each run; its rows run"
 	echo "  after all others, so that their thousands of deleted files do not slow the other rows."
 	echo "- \`end\`, \`exec\` and \`send\` send to a local UDP sink (a Python script standing in for"

@@ -25,6 +25,7 @@ struct trace {
 	int dirfd;  /* this trace's directory */
 	int lockfd; /* held with LOCK_EX while t is open */
 	int made;   /* this call made the trace's directory */
+	int sole;   /* STATE_SOLE: the next trace removes this one */
 	char root[TRACE_ID_LEN + 1];
 };
 
@@ -310,6 +311,7 @@ state_open(const char *dir, const char *root, int flags, struct trace **out)
 	}
 	/* A new trace is a new invocation: the moment to clear out old ones. */
 	t->made = made;
+	t->sole = flags & STATE_SOLE;
 	if (made)
 		sweep(t->rootfd, root, flags & STATE_SOLE);
 	*out = t;
@@ -323,6 +325,11 @@ state_close(struct trace *t, int tidy)
 
 	if (t == NULL)
 		return;
+	/*
+	 * One trace at a time: the next one removes this one, so its directory
+	 * is not removed and made again between sequential subsegments.
+	 */
+	tidy &= !t->sole;
 	/* Unlink everything, lock last, while holding the lock: see open_trace_once. */
 	if (tidy)
 		count_contents(t->dirfd, &c, 1);

@@ -48,7 +48,8 @@ int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
 /*
  * Unlock and free t; with tidy, first remove the trace's state if nothing is
  * left: nothing open, nothing kept and no set (what the trace as a whole has
- * recorded stays until the trace is swept).
+ * recorded stays until the trace is swept). With STATE_SOLE the state stays
+ * for the next trace to sweep.
  */
 void state_close(struct trace *t, int tidy);
 

@@ -111,7 +111,8 @@ wait_exit() {
 	lambda_ctx
 	xs exec --name big -- "$XS_PYTHON" -S -c "$GROW_64M"
 	xs exec --name big-via-sh -- sh -c '"$1" -S -c "$2"' sh "$XS_PYTHON" "$GROW_64M"
-	xs exec --name small -- true
+	# Under valgrind the child is forked from valgrind's own large process: run bare.
+	xs_bare exec --name small -- true
 	wait_docs 3
 	local big small
 	big=$(dget big .metadata.process.max_rss_kb)

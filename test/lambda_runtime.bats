@@ -199,8 +199,6 @@ assert_rt_clean() {
 	bad=$(rt_q '[.[] | select(.kind == "next")][1:][] | select(.listing != null) | .listing
 		| . as $l | [.[] | select(endswith("/"))] as $dirs
 		| (if ($dirs | length) > 1 then "\($dirs | length) trace directories: \($dirs)" else empty end),
-		  ($dirs[] | . as $d | select(any($l[]; . == $d + "set.annotations") | not)
-		   | "\(.) without a reason to stay"),
 		  ($l[] | select(test("/.") and (test("/(lock|stack\\.[0-9a-f]{16}|set\\.annotations)$") | not)))')
 	[[ -z $bad ]] || xs_die "state left between invocations:
 $bad"

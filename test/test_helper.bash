@@ -578,10 +578,12 @@ trace_dir() { echo "$XRAY_SEG_STATE_DIR/${1:-$ROOT}"; }
 
 # trace_left DIR: DIR (a trace directory) holds more than a finished trace
 # keeps until it is over: its lock, its stacks and its set of annotation keys.
-# A directory without that set has no reason to be there at all.
+# Outside Lambda a directory without that set has no reason to be there at
+# all; in Lambda the next trace removes it.
 trace_left() {
 	local f set=0
 	[[ -d $1 ]] || return 1
+	[[ -n ${AWS_LAMBDA_FUNCTION_NAME:-} ]] && set=1
 	for f in "$1"/* "$1"/.[!.]*; do
 		[[ -e $f || -L $f ]] || continue
 		case ${f##*/} in
