@@ -42,7 +42,8 @@ OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev libcurl4-openssl-dev
 TEST_DEPS  = zip unzip bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang clang-tidy libclang-rt-dev valgrind strace
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+             --errors-for-leak-kinds=definite
 
 space := $(subst ,, )
 
@@ -96,17 +97,26 @@ asan:
 	    LDFLAGS="$(SANITIZE)" check
 
 # memcheck needs a dynamic binary: in a static one it cannot see malloc.
-# Every call costs about 12 times as much under it: VALGRIND_TESTS picks files.
+# Each call writes its report, if any, to a file of its own: the run fails
+# when one is not empty, whatever the test that made the call checked. Every
+# call costs about 12 times as much under it: VALGRIND_TESTS picks files.
 VALGRIND_TESTS ?= test
+VALGRIND_LOGS  = $(CURDIR)/build/valgrind/reports
 valgrind: test-deps
 	$(MAKE) STATIC=0 BUILD=build/valgrind BIN=build/valgrind/xray-seg build/valgrind/xray-seg
-	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg XRAY_SEG_WRAPPER="$(VALGRIND)" \
-	    bats $(BATS_FLAGS) $(VALGRIND_TESTS)
+	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
+	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg \
+	    XRAY_SEG_WRAPPER="$(VALGRIND) --log-file=$(VALGRIND_LOGS)/%p" \
+	    bats $(BATS_FLAGS) $(VALGRIND_TESTS); rc=$$?; \
+	n=$$(find $(VALGRIND_LOGS) -type f | wc -l); \
+	bad=$$(find $(VALGRIND_LOGS) -type f -size +0); \
+	echo "valgrind: $$n calls, $$(echo "$$bad" | grep -c .) with a report"; \
+	if [ -n "$$bad" ]; then head -n 40 $$bad; exit 1; fi; exit $$rc
 
 # libFuzzer targets for the parsers of outside input; FUZZ_SECONDS each, on
 # the checked-in seed corpus (new finds go to build/fuzz/corpus-*).
 FUZZ_SECONDS ?= 20
-FUZZERS    = tracectx address segdoc awscli headers
+FUZZERS    = tracectx address segdoc awscli headers state
 FUZZ_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(SRCS))
 
 fuzz:

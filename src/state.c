@@ -559,17 +559,34 @@ open_set(struct trace *t, const char *name, int flags)
 	char file[NAME_MAX + 1];
 
 	snprintf(file, sizeof(file), SET_PREFIX "%s", name);
-	return openat(t->dirfd, file, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* O_NONBLOCK: a FIFO in its place must not hang the call. */
+	return openat(t->dirfd, file, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+}
+
+int
+state_set_find(const char *data, size_t len, const char *word, size_t *count, size_t *whole)
+{
+	size_t wlen = strlen(word);
+	const char *line = data, *end = data + len, *nl;
+	int found = 0;
+
+	*count = 0;
+	for (; (nl = memchr(line, '\n', (size_t)(end - line))) != NULL; line = nl + 1) {
+		++*count;
+		found |= (size_t)(nl - line) == wlen && memcmp(line, word, wlen) == 0;
+	}
+	*whole = (size_t)(line - data);
+	return found;
 }
 
 int
 state_set_has(struct trace *t, const char *name, const char *word, size_t *n)
 {
-	size_t wlen = strlen(word), len, whole;
-	char *data, *line, *nl;
-	ssize_t got;
-	int fd = open_set(t, name, O_RDWR), found = 0;
+	int fd = open_set(t, name, O_RDWR), found;
+	size_t whole;
 	struct stat st;
+	ssize_t got;
+	char *data;
 
 	*n = 0;
 	if (fd < 0)
@@ -581,21 +598,11 @@ state_set_has(struct trace *t, const char *name, const char *word, size_t *n)
 	}
 	data = xmalloc((size_t)st.st_size + 1);
 	got = pread(fd, data, (size_t)st.st_size, 0);
-	len = got > 0 ? (size_t)got : 0;
-	data[len] = '\0';
+	found = state_set_find(data, got > 0 ? (size_t)got : 0, word, n, &whole);
 	/* A last line without its newline is a killed call's: drop it. */
-	nl = strrchr(data, '\n');
-	whole = nl ? (size_t)(nl + 1 - data) : 0;
-	if (whole != len) {
-		data[whole] = '\0';
-		if (ftruncate(fd, (off_t)whole) < 0)
-			data[0] = '\0';
-	}
+	if (got > 0 && whole != (size_t)got && ftruncate(fd, (off_t)whole) < 0)
+		found = -1;
 	close(fd);
-	for (line = data; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-		++*n;
-		found |= (size_t)(nl - line) == wlen && memcmp(line, word, wlen) == 0;
-	}
 	free(data);
 	return found;
 }

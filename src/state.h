@@ -93,6 +93,13 @@ int state_morph(struct trace *t, const char *from, const char *to, const char *d
  */
 int state_set_has(struct trace *t, const char *name, const char *word, size_t *n);
 
+/*
+ * In the len bytes of a set's file: 1 if word is one of its lines, else 0;
+ * *count is the number of whole lines and *whole their length in bytes (a
+ * last line without its newline is a killed call's, and not counted).
+ */
+int state_set_find(const char *data, size_t len, const char *word, size_t *count, size_t *whole);
+
 /* Add word (which has no newline) to set name. 0 or -1 with errno. */
 int state_set_add(struct trace *t, const char *name, const char *word);
 
