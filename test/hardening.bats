@@ -60,8 +60,10 @@ xb() { xs_bare "$@"; }
 xb_ok() { XRAY_SEG_WRAPPER='' xs_ok "$@"; }
 
 # closed_out CMD...: CMD with its standard output closed (inside run, whose
-# own redirection would otherwise replace it); full_out: on /dev/full.
-closed_out() { "$@" >&-; }
+# own redirection would otherwise replace it); full_out: on /dev/full. Without
+# XRAY_SEG_WRAPPER: make valgrind's report file would take the closed
+# descriptor, and what the call writes to its standard output would land there.
+closed_out() { XRAY_SEG_WRAPPER='' "$@" >&-; }
 full_out() { "$@" >/dev/full; }
 
 # --- helpers -------------------------------------------------------------------
