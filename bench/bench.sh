@@ -58,6 +58,7 @@ trap '[ -n "$sink" ] && kill "$sink" 2>/dev/null; rm -rf "$work" ${cwork:+"$cwor
 X=$top/xray-seg
 cc -O2 -o "$work/empty" "$top/bench/empty.c"
 cc -O2 -static -o "$work/empty-static" "$top/bench/empty.c" 2>/dev/null || : >"$work/empty-static"
+cc -O2 -static -o "$work/spawn-static" "$top/bench/spawn.c" 2>/dev/null || : >"$work/spawn-static"
 
 python3 "$top/test/helpers/udp-sink.py" --out /dev/null --port-file "$work/port" --idle 600 --timeout 3600 &
 sink=$!
@@ -145,6 +146,7 @@ row "empty C program (floor)" "" main "" "" "$work/empty"
 printf '%s\n' "printf '%s' '{\"format\":\"json\",\"version\":1}' >/dev/udp/127.0.0.1/$port" >"$work/udp.sh"
 row "bash: one datagram to /dev/udp" "" main "" "" bash "$work/udp.sh"
 row "true" "" main "" "" /bin/true
+[ -s "$work/spawn-static" ] && row "static C program running true" "" main "" "" "$work/spawn-static" /bin/true
 for w in "$work" ${cwork:+"$cwork"}; do
 	v=
 	[ "$w" = "$work" ] || v="cmp"
@@ -286,6 +288,8 @@ if command -v aws >/dev/null && command -v moto_server >/dev/null; then
 fi
 
 curl_maps=$(LD_DEBUG=libs "$X" header 2>&1 >/dev/null | grep -c 'libcurl' || true)
+cpuid_us=
+cc -O2 -o "$work/cpuid" "$top/bench/cpuid.c" 2>/dev/null && cpuid_us=$("$work/cpuid" 2>/dev/null) || cpuid_us=
 
 # m LABEL [cmp]: a row's median; r: its RSS.
 m() { local i=${idx["$1${2:+ cmp}"]:-}; [ -n "$i" ] && echo "${median[$i]}"; }
@@ -305,7 +309,8 @@ r() { local i=${idx["$1"]:-}; [ -n "$i" ] && echo "${rss[$i]}"; }
 	labels=("empty C program (floor)" "empty C program, static" "bash: one datagram to /dev/udp" "true"
 		"begin (1 open)" "begin (100 open)" "begin (1000 open)" "begin, first of a trace"
 		"annotate (1 open)" "annotate (100 open)" "annotate (1000 open)"
-		"end (1 open)" "end (100 open)" "end (1000 open)" "header" "exec -- true" "exec -- true, not recording"
+		"end (1 open)" "end (100 open)" "end (1000 open)" "header" "static C program running true" "exec -- true"
+		"exec -- true, not recording"
 		"send (1 kept)" "send (100 kept)" "send (1000 kept)" "${peers[@]}")
 	for label in "${labels[@]}"; do
 		[ -n "${idx[$label]:-}" ] || continue
@@ -319,21 +324,27 @@ print("| " + " | ".join(cells) + " |")' "$label" "$(m "$label")" "$floor" "$(m "
 	done
 	echo
 	echo "libcurl mapped on the UDP path (LD_DEBUG=libs, header): $curl_maps times."
+	[ -n "$cpuid_us" ] && echo "One CPUID instruction (bench/cpuid.c): $cpuid_us us; glibc runs dozens at every start."
 	echo
 	echo "## Against the targets of issue 7"
 	echo
 	python3 - "$floor" "$frss" \
 		"$(m "begin (1 open)")" "$(m "begin (1000 open)")" "$(m "annotate (1 open)")" "$(m "annotate (1000 open)")" \
 		"$(m "end (1 open)")" "$(m "end (1000 open)")" "$(m "exec -- true")" "$(m true)" \
+		"$(m "static C program running true")" \
 		"$(m "send (1 kept)")" "$(m "send (100 kept)")" "$(m "send (1000 kept)")" \
 		"$(for i in "${!rcmd[@]}"; do [[ ${rcmd[i]} == "$X "* && -n ${rss[$i]:-} ]] && echo "${rss[$i]}"; done | sort -n | tail -n 1)" <<-'PY'
 		import sys
-		fl, frss, b1, b1k, a1, a1k, e1, e1k, ex, tr, s1, s100, s1k, maxrss = map(float, sys.argv[1:])
+		args = [float(a) if a else None for a in sys.argv[1:]]
+		fl, frss, b1, b1k, a1, a1k, e1, e1k, ex, tr, sp, s1, s100, s1k, maxrss = args
 		def line(ok, text):
 		    print("- %s: %s" % ("met" if ok else "missed", text))
 		for name, v in (("begin", b1), ("annotate", a1), ("end", e1)):
 		    line(v <= 1.5 * fl, "%s (1 open) within 1.5x the floor: %.2fx" % (name, v / fl))
 		line(ex - tr <= 1.0, "exec -- true within 1 ms of true: %+.3f ms" % (ex - tr))
+		if sp is not None:
+		    print("  (a static C program that only runs true and waits for it: %+.3f ms over true;"
+		          " exec -- true %+.3f ms over that)" % (sp - tr, ex - sp))
 		for name, v1, vk in (("begin", b1, b1k), ("annotate", a1, a1k)):
 		    line(vk <= 1.2 * v1, "%s at 1000 open within 1.2x of 1 open: %.2fx" % (name, vk / v1))
 		print("- (end, no target: %.2fx at 1000 open against 1)" % (e1k / e1))
@@ -370,6 +381,8 @@ print("| " + " | ".join(cells) + " |")' "$label" "$(m "$label")" "$floor" "$(m "
 	echo "  on: on a 2-core machine that is about 0.1-0.2 ms of an \`end\`."
 	echo "- \`exec -- true, not recording\` is \`exec\` with AWS_XRAY_SDK_ENABLED=false: the cost of"
 	echo "  the extra process and the spawn alone, without the state and the datagram."
+	echo "  \`static C program running true\` (bench/spawn.c, linked statically as xray-seg is) does"
+	echo "  only that: posix_spawn and waitpid. It is the floor of any wrapper built on glibc."
 	echo "- The state is where xray-seg keeps it by default (\$TMPDIR or /tmp, which on Lambda is"
 	echo "  the function's /tmp), here on $where."
 	if [ -n "$cmp" ]; then

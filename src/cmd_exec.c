@@ -141,9 +141,12 @@ spawn(char **argv, char **env, int errfd, const sigset_t *mask, pid_t *pid)
 	return r;
 }
 
-/* Run argv with env to its end, forwarding signals meanwhile. */
+/*
+ * Run argv with env to its end, forwarding signals meanwhile; call
+ * started(arg) as soon as the child has started (or failed to).
+ */
 static void
-run_child(char **argv, char **env, struct child *ch)
+run_child(char **argv, char **env, struct child *ch, void (*started)(void *), void *arg)
 {
 	struct sigaction sa, old[NFORWARDED];
 	int pipefd[2] = { -1, -1 }, st = 0;
@@ -168,6 +171,7 @@ run_child(char **argv, char **env, struct child *ch)
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	started(arg);
 	if (ch->spawn_err == 0) {
 		if (ch->out)
 			relay_stderr(pipefd[0], ch->out);
@@ -380,28 +384,49 @@ name_it(struct exec_opts *o, char **argv, struct awscall *aws, int *is_aws)
 	return 0;
 }
 
+/* The subsegment (or, starting a trace, the segment) the child runs in. */
+struct opening {
+	struct session *s;
+	const struct exec_opts *o;
+	const char *start;
+	const char *id;
+	struct trace *t;        /* locked from before the child starts until it is recorded */
+	int traced;             /* it is recorded */
+};
+
 /*
- * Open the subsegment (or, starting a trace, the segment) the child runs in.
- * Fills the child's trace variables; 1 if it is recorded.
+ * Lock the trace for the subsegment and fill the child's trace variables.
+ * The subsegment itself is written while the child starts: until then the
+ * lock holds back any call of the child's that would look for it.
  */
-static int
-exec_begin(struct session *s, const struct exec_opts *o, const char *start, char id[ID_LEN + 1],
-    char *value[2])
+static void
+exec_prepare(struct opening *op, char id[ID_LEN + 1], char *value[2])
 {
-	struct trace *t;
-	int traced = 0;
+	struct session *s = op->s;
+	int locked;
 
 	ids_new(id);
-	if (s->recording && session_trace(s, 1, &t) == 0) {
-		traced = subseg_begin(s, t, id, o->name, NULL, o->ns, start, PUSH_NONE) == 0;
-		state_close(t, 0);
-	}
+	op->id = id;
+	locked = s->recording && session_trace(s, 1, &op->t) == 0;
 	/* A trace we start but do not sample is still passed on, as not sampled. */
-	if (traced || (s->rooted && !s->recording)) {
+	if (locked || (s->rooted && !s->recording)) {
 		value[0] = tracectx_format(&s->ctx, id);
 		value[1] = tracectx_traceparent(&s->ctx, id);
 	}
-	return traced;
+}
+
+/* run_child's started: record the subsegment and let the child's calls in. */
+static void
+exec_begin(void *arg)
+{
+	struct opening *op = arg;
+
+	if (op->t == NULL)
+		return;
+	op->traced = subseg_begin(op->s, op->t, op->id, op->o->name, NULL, op->o->ns, op->start,
+	    PUSH_NONE) == 0;
+	state_close(op->t, 0);
+	op->t = NULL;
 }
 
 int
@@ -412,9 +437,10 @@ cmd_exec(int argc, char **argv)
 	char **env, **cmd;
 	struct awscall aws;
 	struct awsout out;
+	struct opening op;
 	struct child ch;
 	struct session s;
-	int r, is_aws = 0, traced;
+	int r, is_aws = 0;
 
 	clock_now(start);
 	memset(&aws, 0, sizeof(aws));
@@ -429,17 +455,21 @@ cmd_exec(int argc, char **argv)
 	s.in_progress |= o.in_progress;
 	/* exec ends what it begins: one warning there says how delivery went. */
 	s.quiet_in_progress = 1;
-	traced = exec_begin(&s, &o, start, id, value);
+	memset(&op, 0, sizeof(op));
+	op.s = &s;
+	op.o = &o;
+	op.start = start;
+	exec_prepare(&op, id, value);
 	value[2] = (char *)o.transport;
 	memset(&ch, 0, sizeof(ch));
 	memset(&out, 0, sizeof(out));
-	ch.out = traced && is_aws ? &out : NULL;
+	ch.out = op.t && is_aws ? &out : NULL;
 	env = child_env((const char *const *)value, set);
-	run_child(cmd, env, &ch);
+	run_child(cmd, env, &ch, exec_begin, &op);
 	if (ch.spawn_err)
 		errmsg("%s: %s", cmd[0], ch.spawn_err == ENOENT ? "command not found" :
 		    strerror(ch.spawn_err));
-	if (traced)
+	if (op.traced)
 		exec_end(&s, id, &ch, ch.out ? &aws : NULL);
 	if (is_aws)
 		awscli_free(&aws);

@@ -154,6 +154,19 @@ bats_require_minimum_version 1.5.0
 	float_ok "$start >= $t0 - 0.01 && $end <= $t1 + 0.01"
 }
 
+@test "a call of the child's waits for the subsegment, written while the child starts" {
+	lambda_ctx
+	command -v strace >/dev/null || xs_die "strace is required by this test"
+	# Only exec itself is traced: its lock and its write of the subsegment are each
+	# held back 300 ms. The child's annotate must wait for the subsegment, not miss it.
+	run -0 --separate-stderr strace -o /dev/null -e trace=flock,renameat2 \
+		-e inject=flock:delay_enter=300000 -e inject=renameat2:delay_enter=300000 \
+		"$XRAY_SEG" exec --name slow -- xray-seg annotate k v
+	assert_stderr_empty
+	wait_docs 1
+	assert_doc slow .annotations.k v
+}
+
 @test "xray-seg calls inside the child attach to the exec subsegment" {
 	lambda_ctx
 	run -0 --separate-stderr xs exec --name outer -- sh -c '
