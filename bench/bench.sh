@@ -56,6 +56,8 @@ cwork=
 sink=
 trap '[ -n "$sink" ] && kill "$sink" 2>/dev/null; rm -rf "$work" ${cwork:+"$cwork"}' EXIT
 X=$top/xray-seg
+# Before the table is written: the table itself would make the tree dirty.
+rev=$(git -C "$top" describe --always --dirty 2>/dev/null || echo "(no git)")
 cc -O2 -o "$work/empty" "$top/bench/empty.c"
 cc -O2 -static -o "$work/empty-static" "$top/bench/empty.c" 2>/dev/null || : >"$work/empty-static"
 cc -O2 -static -o "$work/spawn-static" "$top/bench/spawn.c" 2>/dev/null || : >"$work/spawn-static"
@@ -302,7 +304,7 @@ r() { local i=${idx["$1"]:-}; [ -n "$i" ] && echo "${rss[$i]}"; }
 	cmpwhere=${cmp:+$cmptype ($cmp)}
 	echo "# xray-seg benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%d), xray-seg $(git -C "$top" describe --always --dirty 2>/dev/null || echo "(no git)"), $(uname -m), $(nproc) cores, $((per = (runs + rounds - 1) / rounds, per < 2 ? 2 * rounds : per * rounds)) runs per row in $rounds interleaved rounds (peers fewer, in one), medians; state on $where${cmp:+ and, in the $cmptype column, on $cmpwhere}."
+	echo "$(date -u +%Y-%m-%d), xray-seg $rev, $(uname -m), $(nproc) cores, $((per = (runs + rounds - 1) / rounds, per < 2 ? 2 * rounds : per * rounds)) runs per row in $rounds interleaved rounds (peers fewer, in one), medians; state on $where${cmp:+ and, in the $cmptype column, on $cmpwhere}."
 	echo
 	echo "| command | median ms | x floor |${cmp:+ ms, state on $cmptype |} peak RSS KB | x floor |"
 	echo "|---|---:|---:|${cmp:+---:|}---:|---:|"
