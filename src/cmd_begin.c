@@ -136,7 +136,8 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 	}
 	if (argc - optind != 1)
 		return cmd_usage("begin", argc == optind ? "missing NAME" : "too many arguments");
-	return 0;
+	return o->root.service_version ?
+	    cmd_utf8("begin", o->strict, "--service-version", o->root.service_version) : 0;
 }
 
 int

@@ -351,7 +351,8 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 	/* After every option: --strict may follow --name. */
 	if (name && (o->name = cmd_name("exec", name, o->strict)) == NULL)
 		return EXIT_USAGE;
-	return 0;
+	return o->root.service_version ?
+	    cmd_utf8("exec", o->strict, "--service-version", o->root.service_version) : 0;
 }
 
 static const char *

@@ -242,3 +242,16 @@ keys_of() { sort "$XRAY_SEG_STATE_DIR/$1/set.annotations" | tr '\n' ' '; }
 	wait_docs 1
 	assert_doc_json cut .annotations '{"k1":"w","k2":"v"}'
 }
+
+@test "--service-version that is not UTF-8: cleaned with a warning, refused with --strict before anything runs" {
+	use_sink
+	unset _X_AMZN_TRACE_ID
+	run -0 --separate-stderr xs exec --service-version $'v\xff' --transport stdout -- true
+	assert_warning
+	[[ $stderr == *"--service-version is not valid UTF-8"* ]] || xs_die "unexpected warning: $stderr"
+	[ "$(jq -r .service.version <<<"$output")" = $'v\xef\xbf\xbd' ]
+	expect_usage exec --strict --service-version $'v\xff' -- touch "$BATS_TEST_TMPDIR/ran"
+	[[ ! -e $BATS_TEST_TMPDIR/ran ]] || xs_die "exec --strict ran its command"
+	expect_usage begin --export --strict --service-version $'v\xff' job
+	assert_no_state
+}
