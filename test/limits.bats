@@ -7,13 +7,6 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-# repeat N CHAR: CHAR repeated N times.
-repeat() {
-	local s=$2
-	while ((${#s} < $1)); do s=$s$s; done
-	printf '%s' "${s:0:$1}"
-}
-
 # expect_warning ARGS...: `xray-seg ARGS` exits 0 with exactly one warning line.
 expect_warning() {
 	run -0 --separate-stderr xs "$@"

@@ -6,13 +6,6 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-# repeat N CHAR: CHAR repeated N times (by doubling: ${s// /x} is quadratic).
-repeat() {
-	local s=$2
-	while ((${#s} < $1)); do s=$s$s; done
-	printf '%s' "${s:0:$1}"
-}
-
 # record ARGS...: run xray-seg ARGS (exit 0) and collect its stderr in $ERRS.
 record() {
 	run -0 --separate-stderr xs "$@"

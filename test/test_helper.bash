@@ -207,6 +207,13 @@ xs_quiet() {
 	[[ ! -s $out ]] || xs_die "xray-seg $*: unexpected stdout: $(cat "$out")"
 }
 
+# repeat N CHAR: CHAR repeated N times (by doubling: ${s// /x} is quadratic).
+repeat() {
+	local s=$2
+	while ((${#s} < $1)); do s=$s$s; done
+	printf '%s' "${s:0:$1}"
+}
+
 # --- ids and trace context ---------------------------------------------------
 
 # hex N: N random lowercase hex digits.
