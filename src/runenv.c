@@ -60,18 +60,12 @@ lookup(const char *names)
 	return NULL;
 }
 
-/* Annotation values are cut to what X-Ray keeps, at a character boundary. */
+/* An annotation of a fact that is there (segdoc_annotate cuts what is too long). */
 static void
 annotate(struct segdoc *d, const char *key, const char *value)
 {
-	char *v;
-
-	if (value == NULL || *value == '\0')
-		return;
-	v = utf8_sanitize(value);
-	v[utf8_prefix(v, ANNOTATION_VALUE_MAX)] = '\0';
-	segdoc_annotate(d, key, ANNOT_STRING, v);
-	free(v);
+	if (value && *value)
+		segdoc_annotate(d, key, ANNOT_STRING, value);
 }
 
 static void

@@ -169,6 +169,19 @@ segdoc_text(const struct segdoc *d, size_t *len)
 	return xstrndup(s, n);
 }
 
+/* A string annotation as X-Ray keeps it: valid UTF-8, cut at a character boundary. */
+static json_object *
+new_annotation_str(const char *s)
+{
+	char *clean = utf8_sanitize(s);
+	json_object *o;
+
+	clean[utf8_prefix(clean, ANNOTATION_VALUE_MAX)] = '\0';
+	o = json_object_new_string(clean);
+	free(clean);
+	return o;
+}
+
 int
 segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *value)
 {
@@ -182,7 +195,7 @@ segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *
 	else if (type == ANNOT_NUMBER)
 		v = new_time(value); /* any JSON number, kept as written */
 	else
-		v = new_str(value);
+		v = new_annotation_str(value);
 	json_object_object_add(a, key, v);
 	return 0;
 }

@@ -75,7 +75,11 @@ char *segdoc_text(const struct segdoc *d, size_t *len);
  */
 char *segdoc_wire(struct segdoc *d, size_t max, size_t *len, int *shrunk);
 
-/* Set annotation key; -1 when the subsegment already has ANNOTATION_MAX others. */
+/*
+ * Set annotation key; -1 when the subsegment already has ANNOTATION_MAX
+ * others. A string value is made valid UTF-8 and cut to ANNOTATION_VALUE_MAX
+ * characters.
+ */
 int segdoc_annotate(struct segdoc *d, const char *key, enum annot type, const char *value);
 
 /* The number of annotations of d. */

@@ -248,3 +248,14 @@ keys_of() { sort "$XRAY_SEG_STATE_DIR/$1/set.annotations" | tr '\n' ' '; }
 	expect_usage begin --export --strict --service-version $'v\xff' job
 	assert_no_state
 }
+
+@test "a Service annotation from an overlong, invalid POWERTOOLS_SERVICE_NAME is made valid and cut to 1000 characters" {
+	export AWS_LAMBDA_FUNCTION_NAME=xray-seg-limits
+	lambda_ctx
+	export POWERTOOLS_SERVICE_NAME=$'bad\xff'"$(repeat 2000 s)"
+	xs_ok begin first >/dev/null
+	xs_quiet end
+	wait_docs 1
+	assert_doc first '.annotations.Service | length' 1000
+	assert_doc first '.annotations.Service | startswith("bad\ufffdsss")' true
+}
