@@ -184,13 +184,15 @@ cmd_end(int argc, char **argv)
 		s.stdout_fd = STDERR_FILENO;
 	if (s.recording) {
 		/* A state directory refused is said once: nothing to end then. */
-		int refused = session_trace(&s, 0, &t) < 0 && errno != ENOENT;
+		int refused = session_trace(&s, 0, &t) < 0 && errno != ENOENT, fits = 1;
 
 		if (!refused && subseg_target(&s, t, o.id, 0, id) == 0) {
-			if (o.strict && e.cause && !subseg_end_fits(&s, t, id, &e))
+			if (o.strict && e.cause)
+				fits = subseg_end_fits(&s, t, id, &e);
+			if (fits == 0)
 				status = cmd_usage("end", "with its cause, subsegment %s would be over "
 				    "%zu bytes; not ended", id, (size_t)DOCUMENT_MAX);
-			else
+			else if (fits > 0)
 				restore = end_one(&s, t, id, &e, &o);
 		}
 		state_close(t, 1);

@@ -191,7 +191,7 @@ subseg_end_fits(struct session *s, struct trace *t, const char *id, const struct
 	int fits;
 
 	if (d == NULL)
-		return 1; /* said already; end says it again */
+		return -1; /* said already */
 	segdoc_finish(d, e);
 	fits = subseg_fits(d);
 	segdoc_free(d);

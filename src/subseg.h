@@ -42,7 +42,10 @@ struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
 /* Non-zero if d, as it is, fits in one datagram. */
 int subseg_fits(const struct segdoc *d);
 
-/* Non-zero if open subsegment id, ended with e, fits in one datagram as it is. */
+/*
+ * 1 if open subsegment id, ended with e, fits in one datagram as it is, 0 if
+ * not, -1 if it cannot be read (said on stderr).
+ */
 int subseg_end_fits(struct session *s, struct trace *t, const char *id, const struct seg_end *e);
 
 /* What subseg_annotate did. */
