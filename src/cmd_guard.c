@@ -86,7 +86,8 @@ close_all(struct session *s)
 	if (session_trace(s, 0, &l.t) < 0)
 		return; /* no state: nothing was left open */
 	state_each(l.t, ".open", collect, &l);
-	qsort(l.v, l.n, sizeof(*l.v), later_first);
+	if (l.n > 1) /* qsort must not be given the NULL of an empty list */
+		qsort(l.v, l.n, sizeof(*l.v), later_first);
 	memset(&e, 0, sizeof(e));
 	e.fault = 1;
 	e.cause = TIMEOUT_MESSAGE;

@@ -159,6 +159,8 @@ bats_require_minimum_version 1.5.0
 	command -v strace >/dev/null || xs_die "strace is required by this test"
 	# Only exec itself is traced: its lock and its write of the subsegment are each
 	# held back 300 ms. The child's annotate must wait for the subsegment, not miss it.
+	# (LeakSanitizer cannot work in a traced process.)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	run -0 --separate-stderr strace -o /dev/null -e trace=flock,renameat2 \
 		-e inject=flock:delay_enter=300000 -e inject=renameat2:delay_enter=300000 \
 		"$XRAY_SEG" exec --name slow -- xray-seg annotate k v
