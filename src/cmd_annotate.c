@@ -47,11 +47,9 @@ add_metadata(struct session *s, struct trace *t, const char *id, const struct ad
 	if (d == NULL)
 		return EXIT_OK;
 	segdoc_metadata(d, a->ns, a->key, a->value);
-	if (a->strict && !subseg_fits(d))
+	if (subseg_save(s, t, id, d) == SUBSEG_TOO_BIG)
 		status = cmd_usage(a->cmd, "with '%s', subsegment %s would be over %zu bytes; "
 		    "not added", a->key, id, (size_t)DOCUMENT_MAX);
-	else
-		subseg_save(s, t, id, d);
 	segdoc_free(d);
 	return status;
 }
@@ -105,10 +103,12 @@ run(const struct addition *a)
 	return r != EXIT_OK ? r : status;
 }
 
+/* Check a; segdoc_annotate itself makes a string valid UTF-8 and cuts it. */
 static int
-check_annotation(struct addition *a, char **cut)
+check_annotation(const struct addition *a)
 {
-	char what[ANNOTATION_KEY_MAX + 16];
+	char what[ANNOTATION_KEY_MAX + 16], *clean;
+	size_t len;
 	int r;
 
 	if (!key_ok(a->key))
@@ -123,11 +123,11 @@ check_annotation(struct addition *a, char **cut)
 	snprintf(what, sizeof(what), "value of '%s'", a->key);
 	if ((r = cmd_utf8(a->cmd, a->strict, what, a->value)) != EXIT_OK)
 		return r;
-	*cut = utf8_sanitize(a->value);
-	a->value = *cut;
-	if (utf8_len(*cut) <= ANNOTATION_VALUE_MAX)
+	clean = utf8_sanitize(a->value);
+	len = utf8_len(clean);
+	free(clean);
+	if (len <= ANNOTATION_VALUE_MAX)
 		return EXIT_OK;
-	(*cut)[utf8_prefix(*cut, ANNOTATION_VALUE_MAX)] = '\0';
 	return cmd_refuse(a->cmd, a->strict, "cut to the limit", "%s is over %d characters",
 	    what, ANNOTATION_VALUE_MAX);
 }
@@ -144,7 +144,6 @@ cmd_annotate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct addition a = { "annotate", NULL, NULL, NULL, NULL, ANNOT_STRING, session_strict() };
-	char *cut = NULL;
 	int c, status, types = 0;
 
 	optind = 0;
@@ -176,9 +175,8 @@ cmd_annotate(int argc, char **argv)
 		return cmd_usage(a.cmd, argc - optind < 2 ? "needs KEY and VALUE" : "too many arguments");
 	a.key = argv[optind];
 	a.value = argv[optind + 1];
-	if ((status = check_annotation(&a, &cut)) == EXIT_OK)
+	if ((status = check_annotation(&a)) == EXIT_OK)
 		status = run(&a);
-	free(cut);
 	return status;
 }
 

@@ -75,11 +75,9 @@ record(struct session *s, const struct failure *f)
 			snprintf(n, sizeof(n), "%ld", f->exit_code);
 			segdoc_metadata(d, "process", "exit_code", n);
 		}
-		if (f->strict && !subseg_fits(d))
+		if (subseg_save(s, t, id, d) == SUBSEG_TOO_BIG)
 			status = cmd_usage("exception", "with it, subsegment %s would be over %zu "
 			    "bytes; not recorded", id, (size_t)DOCUMENT_MAX);
-		else
-			subseg_save(s, t, id, d);
 		segdoc_free(d);
 	}
 	state_close(t, 0);
@@ -163,6 +161,7 @@ cmd_exception(int argc, char **argv)
 	f.exit_code = -1;
 	if ((r = parse_exception(argc, argv, &f)) == 0) {
 		status = session_start(&s, "exception");
+		s.strict = f.strict;
 		if (s.recording && (r = record(&s, &f)) != EXIT_OK)
 			status = r;
 		session_end(&s);

@@ -553,12 +553,18 @@ done:
 	return r;
 }
 
+static void
+set_file(char file[NAME_MAX + 1], const char *name)
+{
+	snprintf(file, NAME_MAX + 1, SET_PREFIX "%s", name);
+}
+
 static int
 open_set(struct trace *t, const char *name, int flags)
 {
 	char file[NAME_MAX + 1];
 
-	snprintf(file, sizeof(file), SET_PREFIX "%s", name);
+	set_file(file, name);
 	/* O_NONBLOCK: a FIFO in its place must not hang the call. */
 	return openat(t->dirfd, file, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 }
@@ -629,7 +635,7 @@ state_set_del(struct trace *t, const char *name)
 {
 	char file[NAME_MAX + 1];
 
-	snprintf(file, sizeof(file), SET_PREFIX "%s", name);
+	set_file(file, name);
 	return unlinkat(t->dirfd, file, 0);
 }
 

@@ -165,37 +165,27 @@ subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d
 	char f[FILE_NAME_LEN];
 	size_t len;
 	char *text = segdoc_text(d, &len);
-	int r;
+	int r = SUBSEG_TOO_BIG;
 
 	file_name(f, id, "open");
-	if ((r = state_put(t, f, text, len, 0)) < 0)
+	if ((!s->strict || len <= DOCUMENT_MAX) && (r = state_put(t, f, text, len, 0)) < 0)
 		warnmsg("%s: cannot record subsegment %s: %s", s->cmd, id, strerror(errno));
 	free(text);
 	return r;
 }
 
 int
-subseg_fits(const struct segdoc *d)
-{
-	size_t len;
-	char *text = segdoc_text(d, &len);
-
-	free(text);
-	return len <= DOCUMENT_MAX;
-}
-
-int
 subseg_end_fits(struct session *s, struct trace *t, const char *id, const struct seg_end *e)
 {
 	struct segdoc *d = subseg_load(s, t, id);
-	int fits;
+	size_t len;
 
 	if (d == NULL)
 		return -1; /* said already */
 	segdoc_finish(d, e);
-	fits = subseg_fits(d);
+	free(segdoc_text(d, &len));
 	segdoc_free(d);
-	return fits;
+	return len <= DOCUMENT_MAX;
 }
 
 enum annotated
@@ -205,7 +195,7 @@ subseg_annotate(struct session *s, struct trace *t, const char *id, const char *
 	struct segdoc *d = subseg_load(s, t, id);
 	enum annotated r = ANNOTATED;
 	size_t n;
-	int known;
+	int known, saved;
 
 	if (d == NULL)
 		return NOT_DONE;
@@ -215,10 +205,8 @@ subseg_annotate(struct session *s, struct trace *t, const char *id, const char *
 		r = DOC_FULL;
 	else if (known == 0 && n >= ANNOTATION_MAX)
 		r = TRACE_FULL;
-	else if (s->strict && !subseg_fits(d))
-		r = TOO_BIG;
-	else if (subseg_save(s, t, id, d) < 0)
-		r = NOT_DONE;
+	else if ((saved = subseg_save(s, t, id, d)) < 0)
+		r = saved == SUBSEG_TOO_BIG ? TOO_BIG : NOT_DONE;
 	else if (known == 0)
 		state_set_add(t, ANNOTATION_SET, key);
 	segdoc_free(d);

@@ -39,9 +39,6 @@ int subseg_target(struct session *s, struct trace *t, const char *given, int fal
 /* The open subsegment id, or NULL (said on stderr). */
 struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
 
-/* Non-zero if d, as it is, fits in one datagram. */
-int subseg_fits(const struct segdoc *d);
-
 /*
  * 1 if open subsegment id, ended with e, fits in one datagram as it is, 0 if
  * not, -1 if it cannot be read (said on stderr).
@@ -64,7 +61,13 @@ enum annotated {
 enum annotated subseg_annotate(struct session *s, struct trace *t, const char *id,
     const char *key, enum annot type, const char *value);
 
-/* Store d as the open subsegment id. 0 or -1 (said on stderr). */
+/* subseg_save's answer, with s->strict, for a document too big for a datagram. */
+#define SUBSEG_TOO_BIG (-2)
+
+/*
+ * Store d as the open subsegment id: 0, -1 (said on stderr), or with
+ * s->strict SUBSEG_TOO_BIG, not stored, when it would not fit in a datagram.
+ */
 int subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d);
 
 /*
