@@ -30,6 +30,7 @@ STATIC    ?= 1
 LDLIBS     = -ldl
 ifeq ($(STATIC),1)
 LDFLAGS   += -static
+XCFLAGS   += -DXRAY_SEG_STATIC
 JSONC_LIBS = -ljson-c
 LDLIBS     =
 endif
@@ -40,7 +41,7 @@ SRCS       = $(wildcard src/*.c)
 OBJS       = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 BUILD_DEPS = gcc make pkg-config libc6-dev libjson-c-dev libcurl4-openssl-dev
-TEST_DEPS  = zip unzip bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang clang-tidy libclang-rt-dev valgrind strace
+TEST_DEPS  = zip unzip openssl bats bats-assert bats-support python3 python3-jsonschema jq mandoc shellcheck zsh fish cppcheck clang clang-tidy libclang-rt-dev valgrind strace
 SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND   = valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
              --errors-for-leak-kinds=definite

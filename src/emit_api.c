@@ -1,5 +1,11 @@
 /* emit_api.c: PutTraceSegments through a libcurl loaded on demand (see emit_api.h). */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +36,14 @@ struct curlapi {
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
 	curl_version_info_data *(*version_info)(CURLversion);
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	void (*url_cleanup)(CURLU *);
+	void (*free)(void *);
 };
+
+#define NSYMS 14
 
 /* Where and as whom to call the API: from the environment, as the AWS SDKs read it. */
 struct apicfg {
@@ -45,6 +58,7 @@ struct apicfg {
 struct reply {
 	long status;      /* HTTP status, 0 if none came */
 	CURLcode code;
+	struct curl_slist *pins; /* addresses resolved here (pin_hosts); freed by perform */
 	char body[RESPONSE_MAX + 1];
 	size_t len;
 };
@@ -57,21 +71,51 @@ env(const char *name)
 	return v && *v ? v : NULL;
 }
 
+/*
+ * A static binary that dlopens libcurl brings in a second C library, the
+ * system's: that works only when both are the same glibc (and, see
+ * pin_hosts, when no thread is started in it).
+ */
+static int
+same_libc(char *why, size_t len)
+{
+#ifdef XRAY_SEG_STATIC
+	const char *(*version)(void) = NULL;
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_LOCAL), *sym;
+
+	if (libc && (sym = dlsym(libc, "gnu_get_libc_version")) != NULL)
+		memcpy(&version, &sym, sizeof(sym));
+	if (version == NULL || strcmp(version(), gnu_get_libc_version()) != 0) {
+		snprintf(why, len, "this static xray-seg was built with glibc %s and the system has %s: "
+		    "it cannot load libcurl safely (the dynamic build, make STATIC=0, can)",
+		    gnu_get_libc_version(), version ? version() : "no glibc");
+		return -1;
+	}
+#else
+	(void)why;
+	(void)len;
+#endif
+	return 0;
+}
+
 static int
 load_curl(struct curlapi *c, char *why, size_t len)
 {
 	const char *name = env("XRAY_SEG_LIBCURL") ? env("XRAY_SEG_LIBCURL") : LIBCURL_DEFAULT;
-	void *syms[9];
-	static const char *names[9] = { "curl_easy_init", "curl_easy_setopt",
+	void *syms[NSYMS];
+	static const char *names[NSYMS] = { "curl_easy_init", "curl_easy_setopt",
 		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
 		"curl_easy_strerror", "curl_slist_append", "curl_slist_free_all",
-		"curl_version_info" };
+		"curl_version_info", "curl_url", "curl_url_set", "curl_url_get",
+		"curl_url_cleanup", "curl_free" };
 
+	if (same_libc(why, len) < 0)
+		return -1;
 	if ((c->lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(why, len, "the api transport needs libcurl: %s", dlerror());
 		return -1;
 	}
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < NSYMS; i++)
 		if ((syms[i] = dlsym(c->lib, names[i])) == NULL) {
 			snprintf(why, len, "%s is not a usable libcurl (no %s)", name, names[i]);
 			return -1;
@@ -86,6 +130,11 @@ load_curl(struct curlapi *c, char *why, size_t len)
 	memcpy(&c->slist_append, &syms[6], sizeof(void *));
 	memcpy(&c->slist_free_all, &syms[7], sizeof(void *));
 	memcpy(&c->version_info, &syms[8], sizeof(void *));
+	memcpy(&c->url, &syms[9], sizeof(void *));
+	memcpy(&c->url_set, &syms[10], sizeof(void *));
+	memcpy(&c->url_get, &syms[11], sizeof(void *));
+	memcpy(&c->url_cleanup, &syms[12], sizeof(void *));
+	memcpy(&c->free, &syms[13], sizeof(void *));
 	if (c->version_info(CURLVERSION_NOW)->version_num < CURL_SIGV4_SINCE) {
 		snprintf(why, len, "libcurl %s cannot sign AWS requests (7.75.0 or later needed)",
 		    c->version_info(CURLVERSION_NOW)->version);
@@ -213,21 +262,138 @@ perform(const struct curlapi *c, CURL *e, struct curl_slist *h, long connect_ms,
 	r->body[r->len] = '\0';
 	c->cleanup(e);
 	c->slist_free_all(h);
+	c->slist_free_all(r->pins);
+	r->pins = NULL;
 }
+
+#ifdef XRAY_SEG_STATIC
+/*
+ * Add "host:port:addr,..." for host to *pins, resolved by this binary's own
+ * resolver. -1 if it has no address.
+ */
+static int
+pin_one(const struct curlapi *c, const char *host, const char *port, struct curl_slist **pins)
+{
+	struct addrinfo hints, *res, *a;
+	char addr[INET6_ADDRSTRLEN], *entry;
+	struct in6_addr bin;
+	size_t n = 0;
+
+	/* An address needs no lookup, and libcurl starts no thread for it. */
+	if (*host == '[' || inet_pton(AF_INET, host, &bin) == 1)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	entry = xasprintf("%s:%s:", host, port);
+	for (a = res; a; a = a->ai_next) {
+		const void *src = a->ai_family == AF_INET6 ?
+		    (const void *)&((struct sockaddr_in6 *)(void *)a->ai_addr)->sin6_addr :
+		    (const void *)&((struct sockaddr_in *)(void *)a->ai_addr)->sin_addr;
+		char *longer;
+
+		if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+		    inet_ntop(a->ai_family, src, addr, sizeof(addr)) == NULL)
+			continue;
+		longer = xasprintf(a->ai_family == AF_INET6 ? "%s%s[%s]" : "%s%s%s", entry,
+		    n++ ? "," : "", addr);
+		free(entry);
+		entry = longer;
+	}
+	freeaddrinfo(res);
+	if (n)
+		*pins = c->slist_append(*pins, entry);
+	free(entry);
+	return n ? 0 : -1;
+}
+
+/*
+ * Pin the host of url (a proxy's when proxy is set, whose port when not
+ * given is libcurl's default for proxies). -1 if it has no address.
+ */
+static int
+pin_url(const struct curlapi *c, const char *url, int proxy, struct curl_slist **pins)
+{
+	char *host = NULL, *port = NULL, *scheme = NULL;
+	CURLU *u = c->url();
+	int r = 0;
+
+	if (u == NULL || c->url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) != CURLUE_OK ||
+	    c->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out; /* libcurl will refuse it too, without a lookup */
+	if (c->url_get(u, CURLUPART_PORT, &port, proxy ? 0 : CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		c->url_get(u, CURLUPART_SCHEME, &scheme, 0);
+		r = pin_one(c, host, scheme && strcmp(scheme, "https") == 0 ? "443" : "1080", pins);
+	} else
+		r = pin_one(c, host, port, pins);
+out:
+	c->free(host);
+	c->free(port);
+	c->free(scheme);
+	c->url_cleanup(u);
+	return r;
+}
+
+/*
+ * Resolve the request's host names here, and hand libcurl the addresses: its
+ * resolver runs in a thread, and a thread started in the system's C library
+ * loaded into a static binary crashes it. Proxies are pinned too, in case
+ * libcurl picks one from the environment.
+ */
+static int
+pin_hosts(const struct curlapi *c, const char *url, struct reply *r)
+{
+	static const char *proxies[] = { "http_proxy", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY" };
+	if (pin_url(c, url, 0, &r->pins) < 0) {
+		r->code = CURLE_COULDNT_RESOLVE_HOST;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		if (env(proxies[i]) && pin_url(c, env(proxies[i]), 1, &r->pins) < 0) {
+			r->code = CURLE_COULDNT_RESOLVE_PROXY;
+			return -1;
+		}
+	return 0;
+}
+#else
+/* A dynamic binary has one C library: libcurl resolves as it always does. */
+static int
+pin_hosts(const struct curlapi *c, const char *url, struct reply *r)
+{
+	(void)c;
+	(void)url;
+	(void)r;
+	return 0;
+}
+#endif
 
 /* A new easy handle and an empty r; NULL (r says so) if libcurl has none. */
 static CURL *
 start(const struct curlapi *c, const char *url, struct reply *r)
 {
-	CURL *e = c->init();
+	CURL *e;
 
 	memset(r, 0, offsetof(struct reply, body));
 	r->len = 0;
 	r->body[0] = '\0';
-	if (e == NULL)
+	if (pin_hosts(c, url, r) < 0) {
+		c->slist_free_all(r->pins);
+		r->pins = NULL;
+		return NULL;
+	}
+	if ((e = c->init()) == NULL)
 		r->code = CURLE_FAILED_INIT;
-	else
+	else {
 		c->setopt(e, CURLOPT_URL, url);
+		c->setopt(e, CURLOPT_RESOLVE, r->pins);
+		/* The certificates to trust instead of the system's, as the AWS SDKs take them. */
+		if (secure_getenv("AWS_CA_BUNDLE") && *secure_getenv("AWS_CA_BUNDLE"))
+			c->setopt(e, CURLOPT_CAINFO, secure_getenv("AWS_CA_BUNDLE"));
+	}
 	return e;
 }
 
@@ -294,8 +460,18 @@ post(const struct curlapi *c, const struct apicfg *cfg, const char *body, size_t
 static int
 transient(const struct reply *r)
 {
-	if (r->code != CURLE_OK)
-		return r->code != CURLE_URL_MALFORMAT && r->code != CURLE_UNSUPPORTED_PROTOCOL;
+	switch (r->code) {
+	case CURLE_OK:
+		break;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_PEER_FAILED_VERIFICATION: /* a certificate does not get better in 300 ms */
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		return 0;
+	default:
+		return 1;
+	}
 	return r->status >= 500 || r->status == 429 ||
 	    (r->status == 400 && strstr(r->body, "ThrottledException") != NULL);
 }

@@ -173,3 +173,66 @@ trace_from_ctx() { sed -n 's/^Root=\([^;]*\);.*/\1/p' "$1"; }
 	[ "$(dq 'map(.name) | join(" ")')" = accepted ]
 	assert_no_state
 }
+
+# with_hosts NAMES CMD...: run CMD in a private mount namespace whose
+# /etc/hosts maps NAMES to 127.0.0.1, so that a real name lookup happens.
+with_hosts() {
+	printf '127.0.0.1 %s\n' "$1" >"$BATS_TEST_TMPDIR/hosts"
+	shift
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$BATS_TEST_TMPDIR/hosts" "$@"
+}
+
+@test "an endpoint by host name: resolved, sent, and the child's status kept (issue 16: the static build crashed in libcurl's resolver)" {
+	unshare -m true 2>/dev/null || skip "needs a private mount namespace (unshare -m, as root)"
+	export AWS_ENDPOINT_URL_XRAY=http://xray.xs-test.invalid:$MOTO_PORT
+	# shellcheck disable=SC2016
+	run -3 --separate-stderr with_hosts xray.xs-test.invalid $XRAY_SEG_WRAPPER "$XRAY_SEG" \
+		exec --name by-name --transport api -- sh -c 'printenv _X_AMZN_TRACE_ID >"$1/ctx"; exit 3' sh "$D"
+	assert_stderr_empty
+	traces_of "$(trace_from_ctx "$D/ctx")" "$D/t.json"
+	[ "$(dq 'map(.name) | join(" ")')" = by-name ]
+	# and through a proxy known by name only (the proxy here refuses: kept, with a warning)
+	export http_proxy=http://proxy.xs-test.invalid:9
+	run -0 --separate-stderr with_hosts 'xray.xs-test.invalid proxy.xs-test.invalid' $XRAY_SEG_WRAPPER "$XRAY_SEG" \
+		exec --name via-proxy --transport api -- true
+	assert_kept_warning 1
+	[[ $stderr == *"Couldn't connect"* ]] || xs_die "stderr: $stderr"
+}
+
+# test_ca DIR: a throwaway CA (ca.crt) and a certificate for localhost signed by it.
+test_ca() {
+	mkdir -p "$1"
+	(
+		cd "$1" || exit 1
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=xray-seg test CA" \
+			-keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign &&
+			openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr &&
+			printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+				-extfile server.ext -out server.crt
+	) >/dev/null 2>&1 || xs_die "openssl could not make a test CA"
+}
+
+@test "https with AWS_CA_BUNDLE: a certificate of a test CA is trusted with it, refused once without it (issue 16)" {
+	local ca=$BATS_TEST_TMPDIR/ca port n
+	test_ca "$ca"
+	port=$(free_tcp_port)
+	timeout -k 5 300 "$(real_exe moto_server)" -H 127.0.0.1 -p "$port" -c "$ca/server.crt" -k "$ca/server.key" \
+		</dev/null >"$BATS_TEST_TMPDIR/moto.log" 2>&1 3>&- &
+	reap_later $!
+	for ((n = 0; n < 400; n++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		_nap 0.05
+	done
+	export AWS_ENDPOINT_URL_XRAY=https://localhost:$port
+	run -4 --separate-stderr xs exec --name untrusted --transport api -- sh -c 'exit 4'
+	assert_kept_warning 1
+	[[ $stderr == *"certificate"* && $stderr != *"attempts"* ]] || xs_die "stderr: $stderr"
+	export AWS_CA_BUNDLE=$ca/ca.crt
+	run -0 --separate-stderr xs send --all --transport api
+	assert_stderr_empty
+	run -0 --separate-stderr xs exec --name trusted --transport api -- true
+	assert_stderr_empty
+	assert_no_state
+}
