@@ -16,6 +16,7 @@
 #include "awscli.h"
 #include "cmd.h"
 #include "ids.h"
+#include "job.h"
 #include "segdoc.h"
 #include "session.h"
 #include "subseg.h"
@@ -24,20 +25,6 @@
 extern char **environ;
 
 #define TRACE_VAR "_X_AMZN_TRACE_ID"
-
-/* Signals a terminal or a supervisor sends that belong to the child. */
-static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
-
-/* The one global: a signal handler has no other way to find the child. */
-static volatile sig_atomic_t child_pid;
-
-static void
-forward(int sig)
-{
-	if (child_pid > 0)
-		kill((pid_t)child_pid, sig);
-}
 
 /* What exec may set for its child: the trace, as X-Ray and W3C write it, and the transport. */
 static const char *const child_vars[] = { TRACE_VAR, "TRACEPARENT", "XRAY_SEG_TRANSPORT" };
@@ -78,118 +65,18 @@ child_env(const char *const value[NCHILD_VARS], char *set[NCHILD_VARS])
 	return env;
 }
 
-/* How the child ran. */
+/* How the child ran, and its stderr on the way for the aws CLI. */
 struct child {
-	int status;          /* as a shell reports it: 128+N for signal N, 126/127 */
-	int signo;           /* the signal that killed it, or 0 */
-	int spawn_err;       /* errno of a child that could not start, or 0 */
-	struct rusage ru;
-	double wall;         /* seconds from spawn to exit */
+	struct job_result r;
 	struct awsout *out;  /* if set, stderr is read through here on its way out */
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Copy the child's stderr to ours as it comes, unchanged, and scan it. */
 static void
-relay_stderr(int fd, struct awsout *out)
+relay_stderr(void *arg, const char *buf, size_t len)
 {
-	char buf[8192];
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		writeall(STDERR_FILENO, buf, (size_t)n); /* a closed stderr is the caller's choice */
-		awsout_feed(out, buf, (size_t)n);
-	}
-	awsout_end(out);
-}
-
-/* The child starts with the caller's signal mask, and our handlers reset to default. */
-static int
-spawn(char **argv, char **env, int errfd, const sigset_t *mask, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t defaults;
-	int r;
-
-	sigemptyset(&defaults);
-	for (size_t i = 0; i < NFORWARDED; i++)
-		sigaddset(&defaults, forwarded[i]);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setsigmask(&attr, mask);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_init(&fa);
-	if (errfd >= 0)
-		posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
-	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return r;
-}
-
-/*
- * Run argv with env to its end, forwarding signals meanwhile; call
- * started(arg) as soon as the child has started (or failed to).
- */
-static void
-run_child(char **argv, char **env, struct child *ch, void (*started)(void *), void *arg)
-{
-	struct sigaction sa, old[NFORWARDED];
-	int pipefd[2] = { -1, -1 }, st = 0;
-	double start = now_seconds();
-	sigset_t block, mask;
-	pid_t pid;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forward;
-	sigemptyset(&block);
-	for (size_t i = 0; i < NFORWARDED; i++) {
-		sigaction(forwarded[i], &sa, &old[i]);
-		sigaddset(&block, forwarded[i]);
-	}
-	if (ch->out && pipe2(pipefd, O_CLOEXEC) < 0)
-		ch->out = NULL; /* no pipe: the child writes to our stderr directly */
-	/* Held back until the child's pid is known, so none is lost on the way. */
-	sigprocmask(SIG_BLOCK, &block, &mask);
-	ch->spawn_err = spawn(argv, env, pipefd[1], &mask, &pid);
-	if (ch->spawn_err == 0)
-		child_pid = pid;
-	sigprocmask(SIG_SETMASK, &mask, NULL);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	started(arg);
-	if (ch->spawn_err == 0) {
-		if (ch->out)
-			relay_stderr(pipefd[0], ch->out);
-		while (wait4(pid, &st, 0, &ch->ru) < 0 && errno == EINTR)
-			;
-		child_pid = 0;
-	}
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	for (size_t i = 0; i < NFORWARDED; i++)
-		sigaction(forwarded[i], &old[i], NULL);
-	ch->wall = now_seconds() - start;
-	if (ch->spawn_err)
-		ch->status = ch->spawn_err == ENOENT ? 127 : 126;
-	else if (WIFSIGNALED(st))
-		ch->status = 128 + (ch->signo = WTERMSIG(st));
-	else
-		ch->status = WEXITSTATUS(st);
+	writeall(STDERR_FILENO, buf, len); /* a closed stderr is the caller's choice */
+	awsout_feed(arg, buf, len);
 }
 
 static double
@@ -206,23 +93,23 @@ describe(const struct child *ch, const struct awscall *aws, struct seg_end *e, c
 
 	clock_now(e->end_time);
 	e->has_exit = 1;
-	e->exit_code = ch->status;
-	if (ch->signo) {
-		snprintf(sig, 32, "SIG%s", sigabbrev_np(ch->signo) ? sigabbrev_np(ch->signo) : "?");
+	e->exit_code = ch->r.status;
+	if (ch->r.signo) {
+		snprintf(sig, 32, "SIG%s", sigabbrev_np(ch->r.signo) ? sigabbrev_np(ch->r.signo) : "?");
 		e->signal = sig;
 	}
-	if (ch->spawn_err) {
-		e->cause = ch->spawn_err == ENOENT ? "command not found" : strerror(ch->spawn_err);
+	if (ch->r.spawn_err) {
+		e->cause = ch->r.spawn_err == ENOENT ? "command not found" : strerror(ch->r.spawn_err);
 		return;
 	}
 	e->has_usage = 1;
-	e->wall_time = ch->wall;
-	e->user_time = tv_seconds(ch->ru.ru_utime);
-	e->system_time = tv_seconds(ch->ru.ru_stime);
-	e->max_rss_kb = ch->ru.ru_maxrss;
-	if (aws == NULL || ch->signo)
+	e->wall_time = ch->r.wall;
+	e->user_time = tv_seconds(ch->r.ru.ru_utime);
+	e->system_time = tv_seconds(ch->r.ru.ru_stime);
+	e->max_rss_kb = ch->r.ru.ru_maxrss;
+	if (aws == NULL || ch->r.signo)
 		return;
-	awscli_outcome(ch->out, ch->status, &o);
+	awscli_outcome(ch->out, ch->r.status, &o);
 	e->outcome_set = 1;
 	e->error = o.error;
 	e->fault = o.fault;
@@ -289,6 +176,68 @@ struct exec_opts {
 	int strict;
 };
 
+/* --name: cleaned as for begin; one with nothing usable left falls back to the command's. */
+static int
+exec_name(struct exec_opts *o, const char *name)
+{
+	int changed;
+	char *clean = segdoc_clean_name(name, &changed);
+	int empty = *clean == '\0';
+
+	free(clean);
+	if (empty)
+		return cmd_refuse("exec", o->strict, "the command's name used",
+		    "name has no character X-Ray allows (letters, digits, spaces and _.:/%%&#=+-@)");
+	return (o->name = cmd_name("exec", name, o->strict)) == NULL ? EXIT_USAGE : 0;
+}
+
+/* Tracing options as given, checked once all are read: --strict may come last. */
+struct exec_raw {
+	const char *name, *ns, *transport, *trace_id_from, *sample_rate, *service_version;
+};
+
+/*
+ * A tracing option must never cost the user the command: one that cannot be
+ * used is a warning and the command runs without it; with --strict it is a
+ * usage error and nothing runs.
+ */
+static int
+check_exec(struct exec_opts *o, const struct exec_raw *raw)
+{
+	enum transport t;
+	double rate;
+	int r = 0;
+
+	if (raw->ns && strcmp(raw->ns, "aws") != 0 && strcmp(raw->ns, "remote") != 0)
+		r = cmd_refuse("exec", o->strict, "none used", "namespace '%s' is not aws or remote",
+		    raw->ns);
+	else
+		o->ns = raw->ns;
+	if (r == 0 && raw->transport && session_transport(raw->transport, &t) < 0)
+		r = cmd_refuse("exec", o->strict, "the default used",
+		    "transport '%s' is not udp, api or stdout", raw->transport);
+	else if (r == 0)
+		o->transport = raw->transport;
+	if (r == 0 && raw->trace_id_from && *raw->trace_id_from == '\0')
+		r = cmd_refuse("exec", o->strict, "a new trace ID used", "--trace-id-from is empty");
+	else if (r == 0)
+		o->root.trace_id_from = raw->trace_id_from;
+	if (r == 0 && raw->sample_rate && session_rate(raw->sample_rate, &rate) < 0)
+		r = cmd_refuse("exec", o->strict, "ignored", "sample rate '%s' is not a number from 0 to 1",
+		    raw->sample_rate);
+	else if (r == 0)
+		o->root.sample_rate = raw->sample_rate;
+	if (r == 0 && raw->service_version && *raw->service_version == '\0')
+		r = cmd_refuse("exec", o->strict, "ignored", "--service-version is empty");
+	else if (r == 0 && raw->service_version) {
+		o->root.service_version = raw->service_version;
+		r = cmd_utf8("exec", o->strict, "--service-version", raw->service_version);
+	}
+	if (r == 0 && raw->name)
+		r = exec_name(o, raw->name);
+	return r;
+}
+
 static int
 parse_exec(int argc, char **argv, struct exec_opts *o)
 {
@@ -304,39 +253,40 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = NULL;
-	enum transport t;
-	int c, r;
+	struct exec_raw raw;
+	int c;
 
+	memset(&raw, 0, sizeof(raw));
 	o->strict = session_strict();
 	optind = 0;
 	while ((c = cmd_getopt(argc, argv, "h", lo)) != -1) {
-		if ((r = cmd_root_option("exec", c, optarg, &o->root)) != 0) {
-			if (r < 0)
-				return EXIT_USAGE;
-			continue;
-		}
 		switch (c) {
 		case 'h':
 			cmd_print_help(cmd_find("exec"));
 			return -1;
 		case OPT_TRANSPORT:
-			if (cmd_transport("exec", optarg, &t) < 0)
-				return EXIT_USAGE;
-			o->transport = optarg;
+			raw.transport = optarg;
+			break;
+		case OPT_TRACE_ID_FROM:
+			raw.trace_id_from = optarg;
+			break;
+		case OPT_SAMPLE_RATE:
+			raw.sample_rate = optarg;
+			break;
+		case OPT_SERVICE_VERSION:
+			raw.service_version = optarg;
 			break;
 		case OPT_IN_PROGRESS:
 			o->in_progress = 1;
 			break;
 		case 'N':
-			name = optarg;
+			raw.name = optarg;
 			break;
 		case OPT_STRICT:
 			o->strict = 1;
 			break;
 		case 'n':
-			if (cmd_namespace("exec", optarg, &o->ns) < 0)
-				return EXIT_USAGE;
+			raw.ns = optarg;
 			break;
 		case 'a':
 		case 'A':
@@ -348,11 +298,7 @@ parse_exec(int argc, char **argv, struct exec_opts *o)
 	}
 	if (optind == argc)
 		return cmd_usage("exec", "missing CMD");
-	/* After every option: --strict may follow --name. */
-	if (name && (o->name = cmd_name("exec", name, o->strict)) == NULL)
-		return EXIT_USAGE;
-	return o->root.service_version ?
-	    cmd_utf8("exec", o->strict, "--service-version", o->root.service_version) : 0;
+	return check_exec(o, &raw);
 }
 
 static const char *
@@ -392,6 +338,7 @@ struct opening {
 	const char *start;
 	const char *id;
 	struct trace *t;        /* locked from before the child starts until it is recorded */
+	int late;               /* the lock was taken: recorded once the child has ended */
 	int traced;             /* it is recorded */
 };
 
@@ -408,9 +355,11 @@ exec_prepare(struct opening *op, char id[ID_LEN + 1], char *value[2])
 
 	ids_new(id);
 	op->id = id;
-	locked = s->recording && session_trace(s, 1, &op->t) == 0;
+	/* The command starts within STATE_QUICK_MS, whatever holds the lock. */
+	locked = s->recording && session_trace_quick(s, &op->t) == 0;
+	op->late = s->recording && !locked && errno == ETIMEDOUT;
 	/* A trace we start but do not sample is still passed on, as not sampled. */
-	if (locked || (s->rooted && !s->recording)) {
+	if (locked || op->late || (s->rooted && !s->recording)) {
 		value[0] = tracectx_format(&s->ctx, id);
 		value[1] = tracectx_traceparent(&s->ctx, id);
 	}
@@ -437,6 +386,7 @@ cmd_exec(int argc, char **argv)
 	char id[ID_LEN + 1], start[TIME_LEN], *value[NCHILD_VARS] = { NULL }, *set[NCHILD_VARS];
 	char **env, **cmd;
 	struct awscall aws;
+	struct job_relay relay;
 	struct awsout out;
 	struct opening op;
 	struct child ch;
@@ -464,12 +414,18 @@ cmd_exec(int argc, char **argv)
 	value[2] = (char *)o.transport;
 	memset(&ch, 0, sizeof(ch));
 	memset(&out, 0, sizeof(out));
-	ch.out = op.t && is_aws ? &out : NULL;
+	ch.out = (op.t || op.late) && is_aws ? &out : NULL;
 	env = child_env((const char *const *)value, set);
-	run_child(cmd, env, &ch, exec_begin, &op);
-	if (ch.spawn_err)
-		errmsg("%s: %s", cmd[0], ch.spawn_err == ENOENT ? "command not found" :
-		    strerror(ch.spawn_err));
+	relay.data = relay_stderr;
+	relay.arg = ch.out;
+	job_run(cmd, env, ch.out ? &relay : NULL, exec_begin, &op, &ch.r);
+	if (ch.out)
+		awsout_end(ch.out);
+	if (ch.r.spawn_err)
+		errmsg("%s: %s", cmd[0], ch.r.spawn_err == ENOENT ? "command not found" :
+		    strerror(ch.r.spawn_err));
+	if (op.late && session_trace(&s, 1, &op.t) == 0)
+		exec_begin(&op);
 	if (op.traced)
 		exec_end(&s, id, &ch, ch.out ? &aws : NULL);
 	if (is_aws)
@@ -481,5 +437,10 @@ cmd_exec(int argc, char **argv)
 	free(value[1]);
 	free(o.name);
 	session_end(&s);
-	return ch.status;
+	if (ch.r.signo) {
+		/* Everything is sent: die as the child did, for the caller's $? and its SIGINT rule. */
+		fflush(NULL);
+		job_die(ch.r.signo);
+	}
+	return ch.r.status;
 }

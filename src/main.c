@@ -6,6 +6,7 @@
 
 #include "cmd.h"
 #include "ids.h"
+#include "job.h"
 #include "util.h"
 
 #ifndef VERSION
@@ -300,6 +301,7 @@ main(int argc, char **argv)
 {
 	const struct cmd *c;
 
+	job_init_signals();
 	if (argc < 2) {
 		errmsg("missing command (see 'xray-seg --help')");
 		return EXIT_USAGE;

@@ -215,27 +215,41 @@ warn_state(struct session *s, int e)
 	else if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));
+	else if (e == ETIMEDOUT)
+		warnmsg("%s: trace %s is locked by another call for over %ld ms "
+		    "(a stopped xray-seg?); not recording", s->cmd, s->ctx.root, STATE_LOCK_MS);
 	else
 		warnmsg("%s: cannot keep state in %s: %s; not recording", s->cmd, s->state_dir,
 		    strerror(e));
 }
 
-int
-session_trace(struct session *s, int create, struct trace **t)
+static int
+open_trace(struct session *s, int flags, struct trace **t)
 {
 	int e;
 
 	if (s->state_dir == NULL)
 		s->state_dir = state_dir_path();
 	/* In Lambda a sandbox runs one invocation, and so one trace, at a time. */
-	if (state_open(s->state_dir, s->ctx.root, (create ? STATE_CREATE : 0) |
-	    (s->lambda ? STATE_SOLE : 0), t) == 0)
+	if (state_open(s->state_dir, s->ctx.root, flags | (s->lambda ? STATE_SOLE : 0), t) == 0)
 		return 0;
 	e = errno;
-	if (e != ENOENT || create)
+	if ((e != ENOENT || (flags & STATE_CREATE)) && !(e == ETIMEDOUT && (flags & STATE_QUICK)))
 		warn_state(s, e);
 	errno = e;
 	return -1;
+}
+
+int
+session_trace(struct session *s, int create, struct trace **t)
+{
+	return open_trace(s, create ? STATE_CREATE : 0, t);
+}
+
+int
+session_trace_quick(struct session *s, struct trace **t)
+{
+	return open_trace(s, STATE_CREATE | STATE_QUICK, t);
 }
 
 int

@@ -91,4 +91,10 @@ void session_end(struct session *s);
  */
 int session_trace(struct session *s, int create, struct trace **t);
 
+/*
+ * session_trace with STATE_CREATE for a caller that must not wait: -1 with
+ * ETIMEDOUT, and no warning, when the lock stays taken for STATE_QUICK_MS.
+ */
+int session_trace_quick(struct session *s, struct trace **t);
+
 #endif

@@ -25,14 +25,20 @@ struct trace;
 enum {
 	STATE_CREATE = 1, /* make the trace's state if it has none */
 	STATE_SOLE = 2,   /* one trace at a time (Lambda): a new one ends the others */
+	STATE_QUICK = 4,  /* wait STATE_QUICK_MS for the lock, not STATE_LOCK_MS */
 };
+
+/* The longest a call waits for a trace's lock, in milliseconds. */
+#define STATE_LOCK_MS 2000L
+/* The longest exec waits before it starts its command anyway. */
+#define STATE_QUICK_MS 50L
 
 /*
  * Open the state of trace root under the state directory dir, locked. A
  * trace that state_open makes sweeps the others: those untouched for too
  * long and, with STATE_SOLE, those with nothing open or kept. -1 with errno:
  * ENOENT (no state and no STATE_CREATE), ELOOP, ENOTDIR, EPERM, EACCES for a
- * state directory that is refused.
+ * state directory that is refused, ETIMEDOUT when the lock stayed taken.
  */
 int state_open(const char *dir, const char *root, int flags, struct trace **out);
 

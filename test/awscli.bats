@@ -713,9 +713,12 @@ check_cases() {
 }
 
 @test "aws killed by a signal: 128+N, the signal recorded, a fault" {
-	FAKE_AWS_KILL=TERM ax 143 -- aws dynamodb get-item --table-name T
+	# xray-seg dies of the same signal: the shell says so, as for aws run directly
+	AX_NO_CMP=1 FAKE_AWS_KILL=TERM ax 143 -- aws dynamodb get-item --table-name T
+	[[ ! -s $OUT && $(<"$ERR") == *Terminated* ]] || xs_die "$(show "$OUT") $(show "$ERR")"
 	case_add '{"signal":"SIGTERM","exit":143,"fault":true,"name":"DynamoDB"}'
-	FAKE_AWS_KILL=KILL ax 137 -- aws s3 ls
+	AX_NO_CMP=1 FAKE_AWS_KILL=KILL ax 137 -- aws s3 ls
+	[[ ! -s $OUT && $(<"$ERR") == *Killed* ]] || xs_die "$(show "$OUT") $(show "$ERR")"
 	case_add '{"signal":"SIGKILL","exit":137,"fault":true,"name":"S3"}'
 	check_cases '{signal: .metadata.process.signal, exit: .metadata.process.exit_code, fault, name}'
 }

@@ -231,10 +231,10 @@ check_command_help() {
 	expect_usage metadata key '{}' --namespace ns
 }
 
-@test "empty NAME is a usage error" {
+@test "empty NAME is a usage error, but for exec, whose command runs (with --strict: a usage error)" {
 	expect_usage begin ''
-	expect_usage exec --name '' true
-	expect_usage exec --name= true
+	expect_usage exec --strict --name '' true
+	expect_usage exec --name= --strict true
 }
 
 @test "bad ids are usage errors: not exactly 16 lowercase hex" {
@@ -249,7 +249,7 @@ check_command_help() {
 @test "bad --namespace values are usage errors" {
 	for bad in local AWS Remote '' aws,remote; do
 		expect_usage begin --namespace "$bad" name
-		expect_usage exec --namespace "$bad" true
+		expect_usage exec --strict --namespace "$bad" true
 	done
 }
 
@@ -261,7 +261,7 @@ check_command_help() {
 	expect_usage end --http-status 600
 	expect_usage annotate 'bad.key' v
 	expect_usage metadata k '{'
-	expect_usage exec --namespace bad -- touch "$BATS_TEST_TMPDIR/ran"
+	expect_usage exec --strict --namespace bad -- touch "$BATS_TEST_TMPDIR/ran"
 	[[ ! -e $BATS_TEST_TMPDIR/ran ]] || xs_die "exec ran the command despite a usage error"
 	assert_no_datagrams
 	assert_no_state

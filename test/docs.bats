@@ -209,7 +209,7 @@ report() {
 @test "man: sections appear in mdoc order" {
 	local got
 	got=$(sed -n 's/^\.Sh //p' "$MAN" | tr '\n' ',')
-	assert_equal "$got" 'NAME,SYNOPSIS,DESCRIPTION,COMMANDS,ENVIRONMENT,FILES,EXIT STATUS,EXAMPLES,DIAGNOSTICS,SEE ALSO,STANDARDS,CAVEATS,SECURITY CONSIDERATIONS,'
+	assert_equal "$got" 'NAME,SYNOPSIS,DESCRIPTION,COMMANDS,ENVIRONMENT,FILES,EXIT STATUS,SIGNALS,EXAMPLES,DIAGNOSTICS,SEE ALSO,STANDARDS,CAVEATS,SECURITY CONSIDERATIONS,'
 }
 
 @test "man: every command of 'xray-seg help' has an item in COMMANDS, and no other" {

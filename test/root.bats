@@ -372,9 +372,9 @@ no_root_sent() {
 	[ "$(dq '[.[].trace_id] | unique | length')" = "$yes" ]
 }
 
-@test "a bad --sample-rate is a usage error (exit 2) and the command does not run" {
+@test "a bad --sample-rate with --strict is a usage error (exit 2) and the command does not run" {
 	for r in -0.1 1.5 2 abc '' 0.5x nan inf -1; do
-		expect_usage exec --sample-rate "$r" -- touch "$D/ran"
+		expect_usage exec --strict --sample-rate "$r" -- touch "$D/ran"
 		[[ ! -e $D/ran ]] || xs_die "--sample-rate '$r': the command ran"
 	done
 	expect_usage begin --export --sample-rate 7 name
@@ -671,4 +671,11 @@ check_exports() {
 	assert_warning
 	[[ $output != *_X_AMZN_TRACE_ID=\'Root=* ]] || xs_die "exported a context: $output"
 	no_root_sent
+}
+
+@test "an empty --trace-id-from (an unset CI variable): one warning, and the command runs in a trace of its own" {
+	run -0 --separate-stderr xs exec --trace-id-from "" --name ci-build -- true
+	assert_warning
+	wait_segs 1
+	assert_doc ci-build '.trace_id | test("^1-[0-9a-f]{8}-[0-9a-f]{24}$")' true
 }

@@ -122,10 +122,10 @@ no_curl() {
 
 # --- unknown transports --------------------------------------------------------
 
-@test "an unknown --transport is a usage error (exit 2) on exec, end and send; the command does not run" {
+@test "an unknown --transport is a usage error (exit 2) on end, send and exec --strict; the command does not run" {
 	lambda_ctx
 	for t in carrier-pigeon '' tcp; do
-		expect_usage exec --transport "$t" -- touch "$D/ran"
+		expect_usage exec --strict --transport "$t" -- touch "$D/ran"
 		[[ ! -e $D/ran ]] || xs_die "--transport '$t': the command ran"
 	done
 	xs begin open >/dev/null
