@@ -12,6 +12,9 @@
 #include "util.h"
 
 #define ANNOTATION_KEY_MAX 500
+/* The most a metadata value read from a file or stdin may be: a Lambda event is at most 6 MB. */
+#define METADATA_READ_MAX (16u * 1024 * 1024)
+#define METADATA_READ_MAX_TEXT "16 MiB"
 
 struct addition {
 	const char *cmd;
@@ -191,6 +194,8 @@ cmd_metadata(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct addition a = { "metadata", NULL, NULL, NULL, "default", ANNOT_STRING, session_strict() };
+	char *text = NULL;
+	const char *why;
 	int c, r;
 
 	optind = 0;
@@ -217,15 +222,23 @@ cmd_metadata(int argc, char **argv)
 	if (argc - optind != 2)
 		return cmd_usage(a.cmd, argc - optind < 2 ? "needs KEY and JSON" : "too many arguments");
 	a.key = argv[optind];
-	a.value = argv[optind + 1];
 	if (*a.ns == '\0' || strncmp(a.ns, "AWS.", 4) == 0)
 		return cmd_usage(a.cmd, "namespace '%s' is reserved or empty", a.ns);
 	if (*a.key == '\0')
 		return cmd_usage(a.cmd, "KEY must not be empty");
-	if (!segdoc_json_ok(a.value))
-		return cmd_usage(a.cmd, "value of '%s' is not valid JSON", a.key);
-	if ((r = cmd_utf8(a.cmd, a.strict, "KEY", a.key)) != EXIT_OK ||
-	    (r = cmd_utf8(a.cmd, a.strict, "the namespace", a.ns)) != EXIT_OK)
-		return r;
-	return run(&a);
+	/* JSON never begins with '@' and is never "-": the file and stdin forms. */
+	if (read_arg(argv[optind + 1], METADATA_READ_MAX, &text) < 0) {
+		warnmsg("%s: cannot read the value of '%s' from %s: %s; not added", a.cmd, a.key,
+		    strcmp(argv[optind + 1], "-") == 0 ? "standard input" : argv[optind + 1] + 1,
+		    errno == EFBIG ? "over " METADATA_READ_MAX_TEXT : strerror(errno));
+		return EXIT_OK;
+	}
+	a.value = text ? text : argv[optind + 1];
+	if ((why = segdoc_json_error(a.value)) != NULL)
+		r = cmd_usage(a.cmd, "value of '%s' %s", a.key, why);
+	else if ((r = cmd_utf8(a.cmd, a.strict, "KEY", a.key)) == EXIT_OK &&
+	    (r = cmd_utf8(a.cmd, a.strict, "the namespace", a.ns)) == EXIT_OK)
+		r = run(&a);
+	free(text);
+	return r;
 }

@@ -143,19 +143,68 @@ record_aws(struct segdoc *d, const struct awscall *c, const struct awsout *out)
 	segdoc_set_aws(d, &a);
 }
 
+#define LEFT_BATCH 64
+#define LEFT_ROUNDS 16
+#define LEFT_DEPTH 8
+
+/*
+ * End what the command began in scope and left open, innermost first, and
+ * what was begun inside each of those (a begin --export's own scope): a
+ * script stopped half way (set -e) still delivers its steps, with the
+ * exceptions recorded in them.
+ */
+static void
+end_left_open(struct session *s, struct trace *t, const char *scope, const struct seg_end *e,
+    int depth)
+{
+	char ids[LEFT_BATCH][ID_LEN + 1];
+	size_t n = LEFT_BATCH;
+
+	for (int round = 0; round < LEFT_ROUNDS && n == LEFT_BATCH; round++) {
+		n = state_open_on(t, scope, ids, LEFT_BATCH);
+		for (size_t i = 0; i < n; i++) {
+			if (depth < LEFT_DEPTH)
+				end_left_open(s, t, ids[i], e, depth + 1);
+			subseg_end(s, t, ids[i], e);
+		}
+	}
+}
+
+/* How what the command left open ends: at its end, with its failure. */
+static char *
+left_open_end(const struct seg_end *own, struct seg_end *e)
+{
+	char *cause = NULL;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->end_time, own->end_time, sizeof(e->end_time));
+	if (own->signal)
+		cause = xasprintf("left open; ended by exec: its command was killed by %s",
+		    own->signal);
+	else if (own->exit_code != 0)
+		cause = xasprintf("left open; ended by exec: its command exited with status %d",
+		    own->exit_code);
+	e->cause = cause;
+	e->fault = cause != NULL;
+	return cause;
+}
+
 /* Record how the child ran in subsegment id. */
 static void
 exec_end(struct session *s, const char *id, const struct child *ch, const struct awscall *aws)
 {
-	struct seg_end e;
+	struct seg_end e, left;
 	struct trace *t;
 	struct segdoc *d;
-	char sig[32];
+	char sig[32], *cause;
 
 	memset(&e, 0, sizeof(e));
 	describe(ch, aws, &e, sig);
 	if (session_trace(s, 0, &t) < 0)
 		return;
+	cause = left_open_end(&e, &left);
+	end_left_open(s, t, id, &left, 0);
+	free(cause);
 	/* The aws object goes in first, so end's cuts for size can still see it. */
 	if (aws && (d = subseg_load(s, t, id)) != NULL) {
 		record_aws(d, aws, ch->out);

@@ -69,11 +69,18 @@ segdoc_new(const char *id, const char *name, const char *trace_id, const char *p
 	return d;
 }
 
+/*
+ * How deep a document may nest: a metadata value as deep as
+ * SEGDOC_JSON_DEPTH sits under "metadata", its namespace and its key, and
+ * every document that holds one must load again at every later call.
+ */
+#define DOC_DEPTH (SEGDOC_JSON_DEPTH + 8)
+
 /* One JSON value filling the NUL-terminated text of len bytes, or NULL. */
 static json_object *
-parse_strict(const char *text, size_t len)
+parse_depth(const char *text, size_t len, int depth, int *too_deep)
 {
-	json_tokener *tok = json_tokener_new();
+	json_tokener *tok = json_tokener_new_ex(depth);
 	json_object *o;
 
 	if (tok == NULL)
@@ -82,6 +89,8 @@ parse_strict(const char *text, size_t len)
 	/* The NUL goes in too: a number at the very end is complete only once the
 	 * tokener sees where the text ends. */
 	o = json_tokener_parse_ex(tok, text, (int)len + 1);
+	if (too_deep)
+		*too_deep = json_tokener_get_error(tok) == json_tokener_error_depth;
 	if (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
 		json_object_put(o);
@@ -89,6 +98,13 @@ parse_strict(const char *text, size_t len)
 	}
 	json_tokener_free(tok);
 	return o;
+}
+
+/* A value as metadata takes it, or a document's parts. */
+static json_object *
+parse_strict(const char *text, size_t len)
+{
+	return parse_depth(text, len, DOC_DEPTH, NULL);
 }
 
 struct segdoc *
@@ -131,19 +147,27 @@ all_finite(json_object *o)
 	}
 }
 
-int
-segdoc_json_ok(const char *json)
+const char *
+segdoc_json_error(const char *json)
 {
 	json_object *o;
-	int ok;
+	int ok, deep = 0;
 
 	/* A bare "null" parses to NULL too: tell it apart by the text. */
 	if (strcmp(json, "null") == 0)
-		return 1;
-	o = parse_strict(json, strlen(json));
+		return NULL;
+	o = parse_depth(json, strlen(json), SEGDOC_JSON_DEPTH + 1, &deep); /* json-c counts one more */
 	ok = o != NULL && all_finite(o);
 	json_object_put(o);
-	return ok;
+	if (deep)
+		return "is nested deeper than " SEGDOC_JSON_DEPTH_TEXT " levels";
+	return ok ? NULL : "is not valid JSON";
+}
+
+int
+segdoc_json_ok(const char *json)
+{
+	return segdoc_json_error(json) == NULL;
 }
 
 void

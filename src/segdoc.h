@@ -88,8 +88,15 @@ size_t segdoc_annotation_count(const struct segdoc *d);
 /* Set metadata ns.key to JSON text json (which must pass segdoc_json_ok). */
 int segdoc_metadata(struct segdoc *d, const char *ns, const char *key, const char *json);
 
-/* Non-zero if json is one complete JSON value in valid UTF-8. */
+/* The deepest nesting a metadata value may have. */
+#define SEGDOC_JSON_DEPTH 64
+#define SEGDOC_JSON_DEPTH_TEXT "64"
+
+/* Non-zero if json is one complete JSON value in valid UTF-8, nested at most SEGDOC_JSON_DEPTH. */
 int segdoc_json_ok(const char *json);
+
+/* NULL if segdoc_json_ok, else what is wrong ("is not valid JSON"...). */
+const char *segdoc_json_error(const char *json);
 
 /* Record the end: end_time, flags, cause, HTTP status, exit status. */
 void segdoc_finish(struct segdoc *d, const struct seg_end *e);

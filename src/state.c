@@ -684,8 +684,9 @@ state_clean(struct trace *t)
 	closedir(d);
 }
 
-size_t
-state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
+/* state_above, and with id NULL state_open_on: what is open on scope's stack above id. */
+static size_t
+open_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
     size_t max)
 {
 	char line[STACK_LINE], name[NAME_MAX + 1];
@@ -704,7 +705,7 @@ state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_L
 		if (pread(fd, line, sizeof(line), at) != STACK_LINE || line[ID_LEN] != '\n')
 			continue;
 		line[ID_LEN] = '\0';
-		if (strcmp(line, id) == 0)
+		if (id && strcmp(line, id) == 0)
 			break;
 		snprintf(name, sizeof(name), "%s.open", line);
 		if (n < max && is_lower_hex(line, ID_LEN) && state_has(t, name))
@@ -712,7 +713,20 @@ state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_L
 	}
 	close(fd);
 	/* Not on this stack: nothing was begun inside it here. */
-	return at >= 0 ? n : 0;
+	return at >= 0 || id == NULL ? n : 0;
+}
+
+size_t
+state_above(struct trace *t, const char *scope, const char *id, char (*out)[ID_LEN + 1],
+    size_t max)
+{
+	return open_above(t, scope, id, out, max);
+}
+
+size_t
+state_open_on(struct trace *t, const char *scope, char (*out)[ID_LEN + 1], size_t max)
+{
+	return open_above(t, scope, NULL, out, max);
 }
 
 int

@@ -135,4 +135,7 @@ size_t state_above(struct trace *t, const char *scope, const char *id, char (*ou
     size_t max);
 int state_top(struct trace *t, const char *scope, char out[ID_LEN + 1]);
 
+/* Every id on the stack of scope that is still open, innermost first, at most max. */
+size_t state_open_on(struct trace *t, const char *scope, char (*out)[ID_LEN + 1], size_t max);
+
 #endif

@@ -1,5 +1,6 @@
 /* util.c: diagnostics, allocation that cannot fail, and small parsing helpers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,4 +335,61 @@ shell_quote(const char *s)
 	*p++ = '\'';
 	*p = '\0';
 	return out;
+}
+
+/* All of fd, NUL-terminated, up to max bytes; NULL with errno. */
+static char *
+read_fd(int fd, size_t max)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = xmalloc(cap + 1);
+	ssize_t n;
+
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int
+read_arg(const char *arg, size_t max, char **out)
+{
+	int fd, e;
+
+	*out = NULL;
+	if (strcmp(arg, "-") == 0)
+		return (*out = read_fd(STDIN_FILENO, max)) ? 0 : -1;
+	if (arg[0] != '@')
+		return 0;
+	if ((fd = open(arg + 1, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	*out = read_fd(fd, max);
+	e = errno;
+	close(fd);
+	errno = e;
+	return *out ? 0 : -1;
 }

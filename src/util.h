@@ -25,6 +25,13 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write all of buf to fd, retrying short writes and EINTR. 0 or -1 (errno). */
 int writeall(int fd, const void *buf, size_t len);
 
+/*
+ * The text named by arg: with "@FILE" that file's, with "-" standard
+ * input's, else arg itself (*out NULL). 0, or -1 with errno (EFBIG past max
+ * bytes); the caller frees *out.
+ */
+int read_arg(const char *arg, size_t max, char **out);
+
 /* Parse a decimal integer in [min, max]. 0 or -1. */
 int parse_long(const char *s, long min, long max, long *out);
 

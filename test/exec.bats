@@ -240,3 +240,26 @@ bats_require_minimum_version 1.5.0
 	assert_no_datagrams
 	assert_no_state
 }
+
+@test "what the command leaves open is ended by exec, innermost first, with the exceptions recorded in it (issue 14)" {
+	lambda_ctx
+	run -1 --separate-stderr xs exec --name ci-build -- bash -c 'set -e
+		xray-seg begin compile >/dev/null
+		xray-seg begin link >/dev/null
+		xray-seg exception "ld: cannot find -lfoo"
+		false
+		xray-seg end; xray-seg end'
+	assert_stderr_empty
+	wait_docs 3
+	[ "$(dq -c 'map(.name)')" = '["link","compile","ci-build"]' ]
+	assert_doc link .parent_id "$(dget compile .id)"
+	assert_doc compile .parent_id "$(dget ci-build .id)"
+	assert_doc link '.cause.exceptions | map(.message)' \
+		'["ld: cannot find -lfoo","left open; ended by exec: its command exited with status 1"]'
+	assert_doc compile .fault true
+	assert_doc ci-build '.cause.exceptions | map(.message)' '["exit status 1"]'
+	# a command that succeeds and forgets an end: ended, no fault
+	run -0 --separate-stderr xs exec --name tidy -- bash -c 'xray-seg begin forgotten >/dev/null'
+	wait_docs 5
+	assert_doc forgotten '[.fault, .cause]' '[null,null]'
+}

@@ -140,3 +140,44 @@ bats_require_minimum_version 1.5.0
 	wait_docs 1
 	assert_doc_json merged .metadata.process '{"cmd":"tar","exit_code":2}'
 }
+
+@test "@FILE and - read the value from a file and from stdin; a 6 MB event is kept and cut at the end, one warning (issue 14)" {
+	lambda_ctx
+	local id big=$BATS_TEST_TMPDIR/event.json
+	id=$(xs_ok begin handler)
+	printf '{"customer":"alice","items":[1,2,3]}' >"$BATS_TEST_TMPDIR/small.json"
+	xs_ok metadata small "@$BATS_TEST_TMPDIR/small.json"
+	printf '{"from":"stdin"}' | xs_ok metadata piped -
+	xs_ok metadata subst "@"<(printf '[true,null]')
+	"$XS_PYTHON" -c 'import json, sys; json.dump({"body": "x" * 6000000}, open(sys.argv[1], "w"))' "$big"
+	xs_ok metadata event "@$big"
+	run -0 --separate-stderr xs metadata missing "@$BATS_TEST_TMPDIR/nothing-here"
+	assert_warning
+	[[ $stderr == *"No such file"* ]] || xs_die "stderr: $stderr"
+	printf '{"bad":' >"$BATS_TEST_TMPDIR/bad.json"
+	run -2 --separate-stderr xs metadata bad "@$BATS_TEST_TMPDIR/bad.json"
+	run -0 --separate-stderr xs end "$id"
+	assert_warning
+	[[ $stderr == *"cut"* ]] || xs_die "stderr: $stderr"
+	wait_docs 1
+	assert_doc_json handler '.metadata.default | del(.event)' \
+		'{"small":{"customer":"alice","items":[1,2,3]},"piped":{"from":"stdin"},"subst":[true,null]}'
+	assert_doc handler '.metadata.default.event.truncated' true
+	assert_doc handler '.metadata.default | has("missing") or has("bad")' false
+}
+
+@test "JSON nested 64 deep is kept and sent; 65 deep is refused at metadata, not lost later (issue 14)" {
+	lambda_ctx
+	local id deep64 deep65
+	id=$(xs_ok begin w)
+	deep64="$(printf '[%.0s' {1..64})1$(printf ']%.0s' {1..64})"
+	deep65="[$deep64]"
+	xs_ok metadata d64 "$deep64"
+	xs_ok annotate after yes
+	run -2 --separate-stderr xs metadata d65 "$deep65"
+	[[ $stderr == *"nested deeper than 64 levels"* ]] || xs_die "stderr: $stderr"
+	xs_ok end "$id"
+	wait_docs 1
+	assert_doc w '[.metadata.default.d64 | .. | numbers]' '[1]'
+	assert_doc w .annotations.after yes
+}

@@ -34,7 +34,7 @@ handler() {
 
 	# These go to the invocation's subsegment, the innermost open one.
 	[[ -z $customer ]] || xray-seg annotate customer "$customer"
-	xray-seg metadata event "$(<"$event")"
+	xray-seg metadata event "@$event"
 
 	xray-seg begin validate >/dev/null
 	[[ -z $customer ]] || valid=true
