@@ -162,6 +162,25 @@ end_one(struct session *s, struct trace *t, const char *id, const struct seg_end
 	return restore;
 }
 
+/*
+ * end --export without an ID ends what begin --export opened: the context's
+ * Parent, with what is still open inside it, even after a failed step left
+ * its own subsegment innermost (an EXIT trap after set -e).
+ */
+static void
+export_target(const struct session *s, struct trace *t, struct end_opts *o)
+{
+	char f[ID_LEN + sizeof(".open")];
+
+	if (!o->export || o->id || t == NULL || !is_lower_hex(s->ctx.parent, ID_LEN))
+		return;
+	snprintf(f, sizeof(f), "%s.open", s->ctx.parent);
+	if (state_has(t, f)) {
+		o->id = s->ctx.parent;
+		o->inside = 1;
+	}
+}
+
 int
 cmd_end(int argc, char **argv)
 {
@@ -186,6 +205,7 @@ cmd_end(int argc, char **argv)
 		/* A state directory refused is said once: nothing to end then. */
 		int refused = session_trace(&s, 0, &t) < 0 && errno != ENOENT, fits = 1;
 
+		export_target(&s, t, &o);
 		if (!refused && subseg_target(&s, t, o.id, 0, id) == 0) {
 			if (o.strict && e.cause)
 				fits = subseg_end_fits(&s, t, id, &e);

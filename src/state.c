@@ -1,5 +1,6 @@
 /* state.c: the private store of open and undelivered subsegments (see state.h). */
 #include <sys/file.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <limits.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -19,6 +21,8 @@
 #define STATE_FILE_MAX (16 * 1024 * 1024)
 #define STACK_LINE (ID_LEN + 1)
 #define OPEN_RETRIES 100
+/* How often a waiting call looks at who holds a trace lock. */
+#define LOCK_POLL_MS 100L
 
 struct trace {
 	int rootfd; /* the state directory */
@@ -249,32 +253,102 @@ state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
 	return 0;
 }
 
+/* The pid holding the flock of inode ino, from /proc/locks; 0 if none is seen. */
+static long
+lock_holder(unsigned long ino)
+{
+	char line[256], kind[16], type[16], mode[16];
+	unsigned long i;
+	unsigned maj, min;
+	long pid, found = 0;
+	FILE *f = fopen("/proc/locks", "re");
+
+	if (f == NULL)
+		return 0;
+	while (found == 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%lu", kind, type, mode, &pid, &maj,
+		    &min, &i) == 7 && strcmp(kind, "FLOCK") == 0 && i == ino)
+			found = pid;
+	fclose(f);
+	return found;
+}
+
+static void
+wake(int sig)
+{
+	(void)sig;
+}
+
+/* Wait in flock(LOCK_EX) for at most ms: 0, or -1 with EINTR when the time is up. */
+static int
+flock_for(int fd, long ms)
+{
+	struct itimerval tick = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } }, off, old_timer;
+	struct sigaction sa, old_sa;
+	sigset_t alrm, old_mask;
+	struct timespec zero = { 0, 0 };
+	int r, e;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake; /* no SA_RESTART: the alarm ends the wait */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	memset(&off, 0, sizeof(off));
+	sigaction(SIGALRM, &sa, &old_sa);
+	sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
+	setitimer(ITIMER_REAL, &tick, &old_timer);
+	r = flock(fd, LOCK_EX);
+	e = errno;
+	setitimer(ITIMER_REAL, &off, NULL);
+	/* An alarm that came after all is taken here, not by the caller's disposition. */
+	sigprocmask(SIG_BLOCK, &alrm, NULL);
+	while (sigtimedwait(&alrm, NULL, &zero) == SIGALRM)
+		;
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	setitimer(ITIMER_REAL, &old_timer, NULL);
+	errno = e;
+	return r;
+}
+
 /*
- * flock(LOCK_EX) for at most ms milliseconds: a call stopped or stuck while
- * holding the lock must not stop every other call of the trace. Polled, in
- * steps from 0.25 ms to 16 ms: a lock is normally held for well under 1 ms.
+ * flock(LOCK_EX), given up when one holder keeps the lock for ms
+ * milliseconds: a call stopped (SIGSTOP) or stuck while holding it must not
+ * stop every other call of the trace. While the lock changes hands, as when
+ * hundreds of calls of one trace run at once, the wait goes on.
  */
 static int
 lock_within(int fd, long ms)
 {
-	struct timespec step = { 0, 250000L }, left;
-	long waited_us = 0;
+	struct timespec now, since;
+	long holder = -1, h;
+	struct stat st;
 
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR)
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK || fstat(fd, &st) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &since);
+	for (;;) {
+		if (flock_for(fd, ms < LOCK_POLL_MS ? ms : LOCK_POLL_MS) == 0)
+			return 0;
+		if (errno != EINTR)
 			return -1;
-		if (waited_us >= ms * 1000L) {
+		if (ms < LOCK_POLL_MS) {
+			errno = ETIMEDOUT; /* a short wait is not extended */
+			return -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((h = lock_holder((unsigned long)st.st_ino)) != holder) {
+			holder = h;
+			since = now;
+		}
+		if ((now.tv_sec - since.tv_sec) * 1000L + (now.tv_nsec - since.tv_nsec) / 1000000L >= ms) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		left = step;
-		while (nanosleep(&left, &left) < 0 && errno == EINTR)
-			;
-		waited_us += step.tv_nsec / 1000L;
-		if (step.tv_nsec < 16000000L)
-			step.tv_nsec *= 2;
 	}
-	return 0;
 }
 
 /* One attempt at opening and locking the trace directory; 1 means try again. */

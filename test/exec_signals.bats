@@ -142,8 +142,11 @@ $traced"
 	lambda_ctx
 	run -0 "$XS_PYTHON" - "$XRAY_SEG" <<-'PY'
 		import os, signal, subprocess, sys, time
-		p = subprocess.Popen([sys.argv[1], "exec", "--", "sh", "-c", "echo $$; sleep 1; exit 4"],
-		                     stdout=subprocess.PIPE, text=True)
+		# (a group of its own under python's, so that it is not orphaned: the kernel
+		# discards a stop of an orphaned group; one process as the command: no vfork to race with)
+		p = subprocess.Popen([sys.argv[1], "exec", "--", sys.executable, "-c",
+		                      "import os, time; print(os.getpid(), flush=True); time.sleep(1); raise SystemExit(4)"],
+		                     stdout=subprocess.PIPE, text=True, process_group=0)
 		child = int(p.stdout.readline())
 		os.kill(p.pid, signal.SIGTSTP)
 		_, st = os.waitpid(p.pid, os.WUNTRACED)

@@ -679,3 +679,21 @@ check_exports() {
 	wait_segs 1
 	assert_doc ci-build '.trace_id | test("^1-[0-9a-f]{8}-[0-9a-f]{24}$")' true
 }
+
+@test "end --export from an EXIT trap after set -e stopped a step: ends what begin --export opened, the step inside it, and unsets the context (issue 14)" {
+	cat >"$D/job.sh" <<-'EOF'
+		set -e
+		eval "$(xray-seg begin --export ci-job)"
+		trap 'eval "$(xray-seg end --export)"; printenv _X_AMZN_TRACE_ID >"$1/after" || echo unset >"$1/after"' EXIT
+		xray-seg begin compile >/dev/null
+		false
+		xray-seg end
+	EOF
+	run -1 --separate-stderr bash "$D/job.sh" "$D"
+	assert_stderr_empty
+	wait_segs 2
+	[ "$(dq -c 'map(.name)')" = '["compile","ci-job"]' ]
+	assert_doc compile .parent_id "$(seg_id)"
+	[ "$(<"$D/after")" = unset ]
+	assert_no_state
+}
