@@ -93,9 +93,10 @@ test-deps:
 check: $(BIN) test-deps
 	XRAY_SEG=$(CURDIR)/$(BIN) bats $(BATS_FLAGS) test
 
+# The load test starts 2,000 calls; sanitized or under valgrind, 400 are enough.
 asan:
-	$(MAKE) STATIC=0 BUILD=build/asan BIN=build/asan/xray-seg CFLAGS="-O1 -g $(SANITIZE)" \
-	    LDFLAGS="$(SANITIZE)" check
+	XS_LOAD_JOBS=40 $(MAKE) STATIC=0 BUILD=build/asan BIN=build/asan/xray-seg \
+	    CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" check
 
 # memcheck needs a dynamic binary: in a static one it cannot see malloc.
 # Each call writes its report, if any, to a file of its own: the run fails
@@ -106,7 +107,7 @@ VALGRIND_LOGS  = $(CURDIR)/build/valgrind/reports
 valgrind: test-deps
 	$(MAKE) STATIC=0 BUILD=build/valgrind BIN=build/valgrind/xray-seg build/valgrind/xray-seg
 	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
-	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg \
+	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg XS_LOAD_JOBS=40 \
 	    XRAY_SEG_WRAPPER="$(VALGRIND) --log-file=$(VALGRIND_LOGS)/%p" \
 	    bats $(BATS_FLAGS) $(VALGRIND_TESTS); rc=$$?; \
 	n=$$(find $(VALGRIND_LOGS) -type f | wc -l); \

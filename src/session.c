@@ -215,9 +215,6 @@ warn_state(struct session *s, int e)
 	else if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));
-	else if (e == ETIMEDOUT)
-		warnmsg("%s: trace %s is locked by another call for over %ld ms "
-		    "(a stopped xray-seg?); not recording", s->cmd, s->ctx.root, STATE_LOCK_MS);
 	else
 		warnmsg("%s: cannot keep state in %s: %s; not recording", s->cmd, s->state_dir,
 		    strerror(e));

@@ -21,8 +21,6 @@
 #define STATE_FILE_MAX (16 * 1024 * 1024)
 #define STACK_LINE (ID_LEN + 1)
 #define OPEN_RETRIES 100
-/* How often a waiting call looks at who holds a trace lock. */
-#define LOCK_POLL_MS 100L
 
 struct trace {
 	int rootfd; /* the state directory */
@@ -52,8 +50,6 @@ state_strerror(int err)
 		return "is accessible to other users (must be mode 0700)";
 	case ENOTDIR:
 		return "is not a directory";
-	case ETIMEDOUT:
-		return "is locked by another call for too long";
 	default:
 		return strerror(err);
 	}
@@ -253,26 +249,6 @@ state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
 	return 0;
 }
 
-/* The pid holding the flock of inode ino, from /proc/locks; 0 if none is seen. */
-static long
-lock_holder(unsigned long ino)
-{
-	char line[256], kind[16], type[16], mode[16];
-	unsigned long i;
-	unsigned maj, min;
-	long pid, found = 0;
-	FILE *f = fopen("/proc/locks", "re");
-
-	if (f == NULL)
-		return 0;
-	while (found == 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%lu", kind, type, mode, &pid, &maj,
-		    &min, &i) == 7 && strcmp(kind, "FLOCK") == 0 && i == ino)
-			found = pid;
-	fclose(f);
-	return found;
-}
-
 static void
 wake(int sig)
 {
@@ -313,47 +289,29 @@ flock_for(int fd, long ms)
 }
 
 /*
- * flock(LOCK_EX), given up when one holder keeps the lock for ms
- * milliseconds: a call stopped (SIGSTOP) or stuck while holding it must not
- * stop every other call of the trace. While the lock changes hands, as when
- * hundreds of calls of one trace run at once, the wait goes on.
+ * flock(LOCK_EX); with quick, for at most STATE_QUICK_MS (-1 with
+ * ETIMEDOUT after), for exec, whose command must start whatever another
+ * call of the trace is doing.
  */
 static int
-lock_within(int fd, long ms)
+lock_trace(int fd, int quick)
 {
-	struct timespec now, since;
-	long holder = -1, h;
-	struct stat st;
-
+	if (!quick)
+		return flock(fd, LOCK_EX);
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
-	if (errno != EWOULDBLOCK || fstat(fd, &st) < 0)
+	if (errno != EWOULDBLOCK)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &since);
-	for (;;) {
-		if (flock_for(fd, ms < LOCK_POLL_MS ? ms : LOCK_POLL_MS) == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-		if (ms < LOCK_POLL_MS) {
-			errno = ETIMEDOUT; /* a short wait is not extended */
-			return -1;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((h = lock_holder((unsigned long)st.st_ino)) != holder) {
-			holder = h;
-			since = now;
-		}
-		if ((now.tv_sec - since.tv_sec) * 1000L + (now.tv_nsec - since.tv_nsec) / 1000000L >= ms) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
+	if (flock_for(fd, STATE_QUICK_MS) == 0)
+		return 0;
+	if (errno == EINTR)
+		errno = ETIMEDOUT;
+	return -1;
 }
 
 /* One attempt at opening and locking the trace directory; 1 means try again. */
 static int
-open_trace_once(struct trace *t, const char *root, int create, long ms, int *made)
+open_trace_once(struct trace *t, const char *root, int create, int quick, int *made)
 {
 	struct stat st;
 
@@ -367,7 +325,7 @@ open_trace_once(struct trace *t, const char *root, int create, long ms, int *mad
 		/* Made, or found, and removed by its last end before we opened it. */
 		return create && errno == ENOENT ? 1 : -1;
 	t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (t->lockfd < 0 || lock_within(t->lockfd, ms) < 0 || fstat(t->lockfd, &st) < 0) {
+	if (t->lockfd < 0 || lock_trace(t->lockfd, quick) < 0 || fstat(t->lockfd, &st) < 0) {
 		int e = errno;
 
 		if (t->lockfd >= 0)
@@ -404,8 +362,7 @@ state_open(const char *dir, const char *root, int flags, struct trace **out)
 		return -1;
 	}
 	for (int i = 0; i < OPEN_RETRIES && r == 1; i++)
-		r = open_trace_once(t, root, create, flags & STATE_QUICK ? STATE_QUICK_MS :
-		    STATE_LOCK_MS, &made);
+		r = open_trace_once(t, root, create, flags & STATE_QUICK, &made);
 	if (r != 0) {
 		int e = r == 1 ? EAGAIN : errno;
 

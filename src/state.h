@@ -25,12 +25,10 @@ struct trace;
 enum {
 	STATE_CREATE = 1, /* make the trace's state if it has none */
 	STATE_SOLE = 2,   /* one trace at a time (Lambda): a new one ends the others */
-	STATE_QUICK = 4,  /* wait STATE_QUICK_MS for the lock, not STATE_LOCK_MS */
+	STATE_QUICK = 4,  /* wait at most STATE_QUICK_MS for the lock */
 };
 
-/* The longest a call waits for a trace's lock, in milliseconds. */
-#define STATE_LOCK_MS 2000L
-/* The longest exec waits before it starts its command anyway. */
+/* The longest exec waits for the lock before it starts its command anyway. */
 #define STATE_QUICK_MS 50L
 
 /*
@@ -38,7 +36,8 @@ enum {
  * trace that state_open makes sweeps the others: those untouched for too
  * long and, with STATE_SOLE, those with nothing open or kept. -1 with errno:
  * ENOENT (no state and no STATE_CREATE), ELOOP, ENOTDIR, EPERM, EACCES for a
- * state directory that is refused, ETIMEDOUT when the lock stayed taken.
+ * state directory that is refused, ETIMEDOUT when with STATE_QUICK the lock
+ * stayed taken.
  */
 int state_open(const char *dir, const char *root, int flags, struct trace **out);
 
