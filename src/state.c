@@ -1,6 +1,5 @@
 /* state.c: the private store of open and undelivered subsegments (see state.h). */
 #include <sys/file.h>
-#include <sys/time.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <limits.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -249,64 +247,28 @@ state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
 	return 0;
 }
 
-static void
-wake(int sig)
-{
-	(void)sig;
-}
-
-/* Wait in flock(LOCK_EX) for at most ms: 0, or -1 with EINTR when the time is up. */
-static int
-flock_for(int fd, long ms)
-{
-	struct itimerval tick = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } }, off, old_timer;
-	struct sigaction sa, old_sa;
-	sigset_t alrm, old_mask;
-	struct timespec zero = { 0, 0 };
-	int r, e;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = wake; /* no SA_RESTART: the alarm ends the wait */
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&alrm);
-	sigaddset(&alrm, SIGALRM);
-	memset(&off, 0, sizeof(off));
-	sigaction(SIGALRM, &sa, &old_sa);
-	sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
-	setitimer(ITIMER_REAL, &tick, &old_timer);
-	r = flock(fd, LOCK_EX);
-	e = errno;
-	setitimer(ITIMER_REAL, &off, NULL);
-	/* An alarm that came after all is taken here, not by the caller's disposition. */
-	sigprocmask(SIG_BLOCK, &alrm, NULL);
-	while (sigtimedwait(&alrm, NULL, &zero) == SIGALRM)
-		;
-	sigprocmask(SIG_SETMASK, &old_mask, NULL);
-	sigaction(SIGALRM, &old_sa, NULL);
-	setitimer(ITIMER_REAL, &old_timer, NULL);
-	errno = e;
-	return r;
-}
-
 /*
  * flock(LOCK_EX); with quick, for at most STATE_QUICK_MS (-1 with
  * ETIMEDOUT after), for exec, whose command must start whatever another
- * call of the trace is doing.
+ * call of the trace is doing. The short wait is polled, in 1 ms steps.
  */
 static int
 lock_trace(int fd, int quick)
 {
+	struct timespec step = { 0, 1000000L };
+
 	if (!quick)
 		return flock(fd, LOCK_EX);
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return 0;
-	if (errno != EWOULDBLOCK)
-		return -1;
-	if (flock_for(fd, STATE_QUICK_MS) == 0)
-		return 0;
-	if (errno == EINTR)
-		errno = ETIMEDOUT;
-	return -1;
+	for (long waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (waited >= STATE_QUICK_MS) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		nanosleep(&step, NULL);
+	}
+	return 0;
 }
 
 /* One attempt at opening and locking the trace directory; 1 means try again. */
