@@ -163,7 +163,7 @@ cmd_begin(int argc, char **argv)
 	if (s.recording && session_trace(&s, 1, &t) == 0) {
 		begun = subseg_begin(&s, t, id, name, o.parent, o.ns, o.start,
 		    o.export ? PUSH_OWN : PUSH_SCOPE) == 0;
-		state_close(t, 0);
+		subseg_close(&s, t, 0);
 	}
 	/* The ID is printed whatever happened, so "end $id" keeps working. */
 	if (!o.export)

@@ -215,7 +215,7 @@ cmd_end(int argc, char **argv)
 			else if (fits > 0)
 				restore = end_one(&s, t, id, &e, &o);
 		}
-		state_close(t, 1);
+		subseg_close(&s, t, 1);
 	}
 	/* A parent id is restored as a context; anything else is code already. */
 	if (restore && strlen(restore) == ID_LEN)

@@ -212,7 +212,7 @@ exec_end(struct session *s, const char *id, const struct child *ch, const struct
 		segdoc_free(d);
 	}
 	subseg_end(s, t, id, &e);
-	state_close(t, 1);
+	subseg_close(s, t, 1);
 }
 
 struct exec_opts {
@@ -424,7 +424,7 @@ exec_begin(void *arg)
 		return;
 	op->traced = subseg_begin(op->s, op->t, op->id, op->o->name, NULL, op->o->ns, op->start,
 	    PUSH_NONE) == 0;
-	state_close(op->t, 0);
+	subseg_close(op->s, op->t, 0);
 	op->t = NULL;
 }
 

@@ -100,7 +100,7 @@ close_all(struct session *s)
 		warnmsg("guard: %zu subsegment%s still open at the deadline ended as timeouts", l.n,
 		    l.n == 1 ? "" : "s");
 	free(l.v);
-	state_close(l.t, 1);
+	subseg_close(s, l.t, 1);
 }
 
 static int

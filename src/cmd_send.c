@@ -16,7 +16,7 @@ send_trace(void *arg, const char *root)
 
 	if (state_open(s->state_dir, root, 0, &t) == 0) {
 		subseg_flush(s, t);
-		state_close(t, 1);
+		subseg_close(s, t, 1);
 	}
 	return 0;
 }
@@ -64,7 +64,7 @@ cmd_send(int argc, char **argv)
 		session_each_trace(&s, send_trace, &s);
 	else if (s.recording && session_trace(&s, 0, &t) == 0) {
 		subseg_flush(&s, t);
-		state_close(t, 1);
+		subseg_close(&s, t, 1);
 	}
 	session_end(&s);
 	return status;

@@ -215,6 +215,10 @@ warn_state(struct session *s, int e)
 	else if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));
+	else if (e == ETIMEDOUT)
+		warnmsg("%s: the lock of trace %s stayed with one call (stopped for %ld s, or "
+		    "held %ld s); not recording", s->cmd, s->ctx.root, STATE_HOLD_MS / 1000,
+		    STATE_WAIT_MS / 1000);
 	else
 		warnmsg("%s: cannot keep state in %s: %s; not recording", s->cmd, s->state_dir,
 		    strerror(e));

@@ -42,6 +42,7 @@ struct session {
 	int rooted;             /* this call starts the trace: its unit is a segment */
 	const char *service_version; /* of a segment we start */
 	int strict;             /* refuse what X-Ray would not take, never clean it */
+	struct outbox *outbox;  /* documents to deliver once the lock is given up (subseg.h) */
 };
 
 /*

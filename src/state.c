@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <limits.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -19,6 +20,8 @@
 #define STATE_FILE_MAX (16 * 1024 * 1024)
 #define STACK_LINE (ID_LEN + 1)
 #define OPEN_RETRIES 100
+/* The lock file's text: holder pid and when it took the lock (see stamp_lock). */
+#define LOCK_STAMP_LEN 31
 
 struct trace {
 	int rootfd; /* the state directory */
@@ -26,6 +29,7 @@ struct trace {
 	int lockfd; /* held with LOCK_EX while t is open */
 	int made;   /* this call made the trace's directory */
 	int sole;   /* STATE_SOLE: the next trace removes this one */
+	int locked; /* the lock is held now (see state_unlock) */
 	char root[TRACE_ID_LEN + 1];
 };
 
@@ -121,6 +125,9 @@ remove_contents(int fd)
 	closedir(d);
 }
 
+/* Documents being sent: "<id>.<pid>.sending" (see state_claim). */
+#define CLAIM_SUFFIX ".sending"
+
 /* Prefix of the files of state_set_*. */
 #define SET_PREFIX "set."
 
@@ -151,7 +158,7 @@ count_contents(int fd, struct contents *c, int stop_at_first)
 	}
 	while ((e = readdir(d)) != NULL) {
 		c->open += ends_with(e->d_name, ".open");
-		c->done += ends_with(e->d_name, ".done");
+		c->done += ends_with(e->d_name, ".done") || ends_with(e->d_name, CLAIM_SUFFIX);
 		c->sets += strncmp(e->d_name, SET_PREFIX, sizeof(SET_PREFIX) - 1) == 0;
 		c->root |= strcmp(e->d_name, "root") == 0;
 		if (stop_at_first && c->open + c->done + c->sets > 0)
@@ -247,27 +254,122 @@ state_traces(const char *dir, int (*fn)(void *, const char *), void *arg)
 	return 0;
 }
 
+/* The longest a call sleeps between two tries of a taken lock. */
+#define LOCK_STEP_MAX_US 20000L
+
+static long
+since_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
 /*
- * flock(LOCK_EX); with quick, for at most STATE_QUICK_MS (-1 with
- * ETIMEDOUT after), for exec, whose command must start whatever another
- * call of the trace is doing. The short wait is polled, in 1 ms steps.
+ * Who holds the lock, as its holder wrote it in the lock file (see
+ * stamp_lock): a new text means the lock changed hands.
+ */
+static void
+lock_holder(int fd, char out[LOCK_STAMP_LEN + 1])
+{
+	ssize_t n = pread(fd, out, LOCK_STAMP_LEN, 0);
+
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * Say in the lock file who holds the lock and since when, in one write of
+ * fixed size, for the calls that wait (lock_trace).
+ */
+static int
+stamp_lock(int fd)
+{
+	char stamp[64];
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(stamp, sizeof(stamp), "%10ld %19lld\n", (long)getpid(),
+	    (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+	/* Only waiters read it: one that sees no change waits no longer than its bound. */
+	return pwrite(fd, stamp, LOCK_STAMP_LEN, 0) == LOCK_STAMP_LEN ? 0 : -1;
+}
+
+/*
+ * Whether the process named by lock stamp is stopped (by a signal, or by a
+ * debugger or tracer): it cannot give the lock up until someone resumes it.
+ */
+static int
+holder_stopped(const char *stamp)
+{
+	char path[64], buf[512], *p;
+	long pid = strtol(stamp, NULL, 10);
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, the state follows its last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+/*
+ * flock(LOCK_EX), within bounds: a call stopped or stuck while holding the
+ * lock must not stop every other call of the trace. quick (exec) waits at
+ * most STATE_QUICK_MS in all. Others wait while the lock changes hands,
+ * however long a queue of calls takes (hundreds at once on a loaded machine
+ * can hold it for seconds each), and give up when one holder keeps it
+ * STATE_HOLD_MS while it is stopped, or STATE_WAIT_MS whatever it does.
+ * Polled, in steps growing from 0.1 ms to 20 ms: a lock is normally held
+ * for well under a millisecond. -1 with ETIMEDOUT when it is given up.
  */
 static int
 lock_trace(int fd, int quick)
 {
-	struct timespec step = { 0, 1000000L };
+	char holder[LOCK_STAMP_LEN + 1], now[LOCK_STAMP_LEN + 1];
+	struct timespec start, held;
+	long step_us = 100;
 
-	if (!quick)
-		return flock(fd, LOCK_EX);
-	for (long waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		goto got;
+	if (errno != EWOULDBLOCK)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	held = start;
+	lock_holder(fd, holder);
+	for (;;) {
+		struct timespec step = { 0, step_us * 1000L };
+
+		nanosleep(&step, NULL);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			goto got;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if (waited >= STATE_QUICK_MS) {
+		lock_holder(fd, now);
+		if (strcmp(now, holder) != 0) {
+			memcpy(holder, now, sizeof(holder));
+			clock_gettime(CLOCK_MONOTONIC, &held);
+		}
+		if (quick ? since_ms(&start) >= STATE_QUICK_MS :
+		    since_ms(&held) >= STATE_WAIT_MS ||
+		    (since_ms(&held) >= STATE_HOLD_MS && holder_stopped(holder))) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		nanosleep(&step, NULL);
+		if (quick)
+			step_us = 1000;
+		else if ((step_us *= 2) > LOCK_STEP_MAX_US)
+			step_us = LOCK_STEP_MAX_US;
 	}
+got:
+	stamp_lock(fd);
 	return 0;
 }
 
@@ -336,6 +438,7 @@ state_open(const char *dir, const char *root, int flags, struct trace **out)
 	/* A new trace is a new invocation: the moment to clear out old ones. */
 	t->made = made;
 	t->sole = flags & STATE_SOLE;
+	t->locked = 1;
 	if (made)
 		sweep(t->rootfd, root, flags & STATE_SOLE);
 	*out = t;
@@ -354,6 +457,9 @@ state_close(struct trace *t, int tidy)
 	 * is not removed and made again between sequential subsegments.
 	 */
 	tidy &= !t->sole;
+	/* Tidying can wait for the next call: a short wait for the lock only. */
+	if (tidy && !t->locked)
+		tidy = lock_trace(t->lockfd, 1) == 0;
 	/* Unlink everything, lock last, while holding the lock: see open_trace_once. */
 	if (tidy)
 		count_contents(t->dirfd, &c, 1);
@@ -365,6 +471,82 @@ state_close(struct trace *t, int tidy)
 	close(t->dirfd);
 	close(t->rootfd);
 	free(t);
+}
+
+void
+state_unlock(struct trace *t)
+{
+	if (t->locked)
+		flock(t->lockfd, LOCK_UN);
+	t->locked = 0;
+}
+
+int
+state_relock(struct trace *t)
+{
+	if (!t->locked && lock_trace(t->lockfd, 0) < 0)
+		return -1;
+	t->locked = 1;
+	return 0;
+}
+
+void
+state_claim_name(char out[STATE_CLAIM_LEN + 1], const char *id)
+{
+	snprintf(out, STATE_CLAIM_LEN + 1, "%.*s.%ld" CLAIM_SUFFIX, ID_LEN, id, (long)getpid());
+}
+
+int
+state_claim(struct trace *t, const char *id)
+{
+	char done[ID_LEN + 6], claim[STATE_CLAIM_LEN + 1];
+
+	snprintf(done, sizeof(done), "%.*s.done", ID_LEN, id);
+	state_claim_name(claim, id);
+	return renameat(t->dirfd, done, t->dirfd, claim);
+}
+
+int
+state_unclaim(struct trace *t, const char *id)
+{
+	char done[ID_LEN + 6], claim[STATE_CLAIM_LEN + 1];
+
+	snprintf(done, sizeof(done), "%.*s.done", ID_LEN, id);
+	state_claim_name(claim, id);
+	return renameat(t->dirfd, claim, t->dirfd, done);
+}
+
+/*
+ * Whether claim file name (of fstatat's st) is abandoned: its process is
+ * gone, or it has held it far longer than any send takes (its pid may be
+ * another's by now).
+ */
+static int
+abandoned(const char *name, const struct stat *st, time_t now)
+{
+	char *end;
+	long pid;
+
+	if (strlen(name) <= ID_LEN + 1 || name[ID_LEN] != '.')
+		return 0;
+	pid = strtol(name + ID_LEN + 1, &end, 10);
+	if (strcmp(end, CLAIM_SUFFIX) != 0 || pid <= 0)
+		return 0;
+	return (kill((pid_t)pid, 0) < 0 && errno == ESRCH) ||
+	    st->st_ctime <= now - STATE_CLAIM_SECONDS;
+}
+
+/* Give the documents of abandoned claims back to the trace (see state_claim). */
+static void
+reclaim(int dirfd, const char *name, time_t now)
+{
+	char done[ID_LEN + 6];
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !abandoned(name, &st, now))
+		return;
+	snprintf(done, sizeof(done), "%.*s.done", ID_LEN, name);
+	renameat(dirfd, name, dirfd, done);
 }
 
 /* Put tmp in place as name; with excl only if name does not exist yet. */
@@ -666,6 +848,7 @@ state_set_del(struct trace *t, const char *name)
 void
 state_clean(struct trace *t)
 {
+	time_t now = time(NULL);
 	DIR *d;
 	struct dirent *e;
 
@@ -674,6 +857,8 @@ state_clean(struct trace *t)
 	while ((e = readdir(d)) != NULL)
 		if (strncmp(e->d_name, TEMP_PREFIX, sizeof(TEMP_PREFIX) - 1) == 0)
 			unlinkat(t->dirfd, e->d_name, 0);
+		else if (ends_with(e->d_name, CLAIM_SUFFIX))
+			reclaim(t->dirfd, e->d_name, now);
 	closedir(d);
 }
 

@@ -30,6 +30,10 @@ enum {
 
 /* The longest exec waits for the lock before it starts its command anyway. */
 #define STATE_QUICK_MS 50L
+/* Others wait while the lock changes hands; one holder stopped this long... */
+#define STATE_HOLD_MS 2000L
+/* ...or this long, whatever it does, and they give up. */
+#define STATE_WAIT_MS 60000L
 
 /*
  * Open the state of trace root under the state directory dir, locked. A
@@ -52,9 +56,10 @@ int state_traces(const char *dir, int (*fn)(void *, const char *), void *arg);
 
 /*
  * Unlock and free t; with tidy, first remove the trace's state if nothing is
- * left: nothing open, nothing kept and no set (what the trace as a whole has
- * recorded stays until the trace is swept). With STATE_SOLE the state stays
- * for the next trace to sweep.
+ * left: nothing open, nothing kept or claimed and no set (what the trace as
+ * a whole has recorded stays until the trace is swept). With STATE_SOLE the
+ * state stays for the next trace to sweep. A t unlocked by state_unlock is
+ * tidied only if its lock is free within STATE_QUICK_MS.
  */
 void state_close(struct trace *t, int tidy);
 
@@ -111,7 +116,37 @@ int state_set_add(struct trace *t, const char *name, const char *word);
 /* Forget set name. */
 int state_set_del(struct trace *t, const char *name);
 
-/* Remove what calls killed while writing left behind (t is locked: no one writes now). */
+/*
+ * Sending happens with the lock given up (a send may take seconds), so a
+ * document on its way is claimed first: file "<id>.done", or a new one
+ * stored under state_claim_name, is the claim "<id>.<pid>.sending" of the
+ * process that sends it. After the send, it deletes its claim or gives it
+ * back with state_unclaim; neither needs the lock, as no one else touches a
+ * live process's claim. A claim whose process died is given back by
+ * state_clean, so a document is sent again rather than lost.
+ */
+#define STATE_CLAIM_LEN (ID_LEN + 1 + 20 + 8)
+/* A claim held this long is taken back even if its pid lives (reused). */
+#define STATE_CLAIM_SECONDS (5 * 60)
+
+void state_claim_name(char out[STATE_CLAIM_LEN + 1], const char *id);
+
+/* Claim kept document id ("<id>.done"): 0, or -1 with errno (ENOENT: another has it). */
+int state_claim(struct trace *t, const char *id);
+
+/* Give this process's claim of id back to the trace as "<id>.done". */
+int state_unclaim(struct trace *t, const char *id);
+
+/* Give up t's lock (state_close and what is claimed need none), and take it again. */
+void state_unlock(struct trace *t);
+
+/* 0, or -1 with ETIMEDOUT when the lock stays taken (as state_open). */
+int state_relock(struct trace *t);
+
+/*
+ * Remove what calls killed while writing left behind, and give back the
+ * claims of those killed while sending (t is locked: no one writes now).
+ */
 void state_clean(struct trace *t);
 int state_has(struct trace *t, const char *name);
 

@@ -25,6 +25,41 @@ file_name(char out[FILE_NAME_LEN], const char *id, const char *kind)
 }
 
 /*
+ * The documents a call delivers when it gives up the trace's lock (see
+ * subseg_close): claimed ones, whose files it owns meanwhile, and others it
+ * holds only in memory.
+ */
+struct outbox {
+	struct outdoc *docs;
+	char **texts;          /* owned */
+	enum held { CLAIMED, IN_MEMORY, IN_PROGRESS } *held;
+	size_t n, cap;
+};
+
+static void
+outbox_add(struct session *s, const char *id, char *text, size_t len, enum held held)
+{
+	struct outbox *o = s->outbox;
+
+	if (o == NULL) {
+		o = s->outbox = xmalloc(sizeof(*o));
+		memset(o, 0, sizeof(*o));
+	}
+	if (o->n == o->cap) {
+		o->cap = o->cap ? 2 * o->cap : 16;
+		o->docs = xrealloc(o->docs, o->cap * sizeof(*o->docs));
+		o->texts = xrealloc(o->texts, o->cap * sizeof(*o->texts));
+		o->held = xrealloc(o->held, o->cap * sizeof(*o->held));
+	}
+	memset(&o->docs[o->n], 0, sizeof(o->docs[o->n]));
+	o->docs[o->n].text = text;
+	o->docs[o->n].len = len;
+	snprintf(o->docs[o->n].id, sizeof(o->docs[o->n].id), "%s", id);
+	o->texts[o->n] = text;
+	o->held[o->n++] = held;
+}
+
+/*
  * The first subsegment of an invocation says whether it ran in a fresh
  * sandbox, and for which service, as Powertools users know it.
  */
@@ -62,19 +97,10 @@ note_keys(struct trace *t, const char *text)
 static void
 send_in_progress(struct session *s, struct segdoc *d, const char *id)
 {
-	struct outdoc doc;
-	char why[700];
 	size_t len;
 	char *text = segdoc_in_progress(d, &len);
 
-	memset(&doc, 0, sizeof(doc));
-	doc.text = text;
-	doc.len = len;
-	snprintf(doc.id, sizeof(doc.id), "%s", id);
-	if (transport_send(s, &doc, 1, why, sizeof(why)) > 0 && !s->quiet_in_progress)
-		warnmsg("%s: %s; the in-progress document of %s is not sent (the complete one "
-		    "follows at its end)", s->cmd, why, id);
-	free(text);
+	outbox_add(s, id, text, len, IN_PROGRESS);
 }
 
 int
@@ -257,81 +283,133 @@ lost_why(int err)
 	    strerror(err);
 }
 
-/* The documents of one delivery: what the trace keeps, and perhaps one new one. */
-struct batch {
-	struct session *s;
-	struct trace *t;
-	struct outdoc *docs;
-	char **texts;       /* owned copies of kept documents, NULL for the new one */
-	size_t n, cap;
-};
-
-static void
-batch_add(struct batch *b, const char *id, char *text, size_t len, int owned)
-{
-	if (b->n == b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 16;
-		b->docs = xrealloc(b->docs, b->cap * sizeof(*b->docs));
-		b->texts = xrealloc(b->texts, b->cap * sizeof(*b->texts));
-	}
-	memset(&b->docs[b->n], 0, sizeof(b->docs[b->n]));
-	b->docs[b->n].text = text;
-	b->docs[b->n].len = len;
-	snprintf(b->docs[b->n].id, sizeof(b->docs[b->n].id), "%s", id);
-	b->texts[b->n++] = owned ? text : NULL;
-}
-
+/* Claim kept document name ("<id>.done") and add it to the outbox. */
 static int
-batch_kept(void *arg, const char *name)
+claim_kept(void *arg, const char *name)
 {
-	struct batch *b = arg;
-	char id[ID_LEN + 1], *text;
+	struct session *s = ((void **)arg)[0];
+	struct trace *t = ((void **)arg)[1];
+	char id[ID_LEN + 1], claim[STATE_CLAIM_LEN + 1], *text;
 	size_t len;
 
-	if (strlen(name) != ID_LEN + 5 || state_get(b->t, name, &text, &len) < 0)
+	if (strlen(name) != ID_LEN + 5)
 		return 0;
 	snprintf(id, sizeof(id), "%.*s", ID_LEN, name);
-	batch_add(b, id, text, len, 1);
+	if (state_claim(t, id) < 0)
+		return 0;
+	state_claim_name(claim, id);
+	if (state_get(t, claim, &text, &len) < 0) {
+		state_unclaim(t, id);
+		return 0;
+	}
+	outbox_add(s, id, text, len, CLAIMED);
 	return 0;
 }
 
+static void
+claim_all_kept(struct session *s, struct trace *t)
+{
+	void *arg[2] = { s, t };
+
+	state_each(t, ".done", claim_kept, arg);
+}
+
 /*
- * Deliver the batch; a kept document that left (or was refused) is forgotten,
- * a new one that did not is kept. 0, or -1 if anything is still kept.
+ * Add finished document text of subsegment id to the outbox, claimed: stored
+ * as this call's claim before the lock is given up, so a call killed while
+ * sending leaves it for a later one. On a full disk the open subsegment's
+ * file (named open) is rewritten into the claim.
+ */
+static void
+outbox_new(struct session *s, struct trace *t, const char *id, const char *open, char *text,
+    size_t len)
+{
+	char claim[STATE_CLAIM_LEN + 1];
+	enum held held = CLAIMED;
+
+	state_claim_name(claim, id);
+	if (state_put(t, claim, text, len, 0) < 0 &&
+	    ((errno != ENOSPC && errno != EDQUOT) || state_morph(t, open, claim, text, len) < 0))
+		held = IN_MEMORY;
+	outbox_add(s, id, text, len, held);
+}
+
+/* What became of one document: its claim settled, or kept if it must be. */
+static int
+settle(struct session *s, struct trace *t, size_t i, size_t *kept, size_t *lost)
+{
+	struct outbox *o = s->outbox;
+	char claim[STATE_CLAIM_LEN + 1];
+	struct outdoc *d = &o->docs[i];
+	int err = 0;
+
+	if (o->held[i] == CLAIMED) {
+		state_claim_name(claim, d->id);
+		if (d->fate != FATE_KEEP)
+			state_del(t, claim);
+		else if (state_unclaim(t, d->id) == 0)
+			++*kept;
+	} else if (o->held[i] == IN_MEMORY && d->fate == FATE_KEEP) {
+		err = state_relock(t) < 0 ? errno : keep(t, d->id, d->text, d->len);
+		if (err == 0)
+			++*kept;
+		else
+			++*lost;
+	}
+	return err;
+}
+
+/*
+ * Deliver the outbox; a document that left (or was refused) is forgotten,
+ * one that did not is kept. 0, or -1 if anything is still kept. Only in
+ * the rare case of a document that could not be claimed is the lock taken
+ * again, to keep it.
  */
 static int
-batch_send(struct batch *b)
+deliver(struct session *s, struct trace *t)
 {
-	char name[FILE_NAME_LEN], why[700] = "";
+	struct outbox *o = s->outbox;
+	char why[700] = "";
 	size_t kept = 0, lost = 0;
 	int err = 0, e;
 
-	transport_send(b->s, b->docs, b->n, why, sizeof(why));
-	for (size_t i = 0; i < b->n; i++) {
-		struct outdoc *d = &b->docs[i];
-
-		file_name(name, d->id, "done");
-		if (b->texts[i] && d->fate != FATE_KEEP)
-			state_del(b->t, name);
-		else if (b->texts[i] == NULL && d->fate == FATE_KEEP &&
-		    (e = keep(b->t, d->id, d->text, d->len)) != 0) {
+	transport_send(s, o->docs, o->n, why, sizeof(why));
+	for (size_t i = 0; i < o->n; i++) {
+		if ((e = settle(s, t, i, &kept, &lost)) != 0)
 			err = e;
-			lost++;
-		} else if (d->fate == FATE_KEEP) {
-			kept++;
-		}
-		free(b->texts[i]);
+		if (o->held[i] == IN_PROGRESS && o->docs[i].fate == FATE_KEEP &&
+		    !s->quiet_in_progress)
+			warnmsg("%s: %s; the in-progress document of %s is not sent (the complete one "
+			    "follows at its end)", s->cmd, why, o->docs[i].id);
+		free(o->texts[i]);
 	}
 	/* One line for the whole delivery: what went wrong, and what became of it. */
 	if (lost)
-		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send', %zu lost (%s)", b->s->cmd,
+		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send', %zu lost (%s)", s->cmd,
 		    why, kept, kept == 1 ? "" : "s", lost, lost_why(err));
 	else if (kept)
-		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", b->s->cmd, why, kept,
+		warnmsg("%s: %s; %zu document%s kept for 'xray-seg send'", s->cmd, why, kept,
 		    kept == 1 ? "" : "s");
-	free(b->docs);
-	free(b->texts);
+	free(o->docs);
+	free(o->texts);
+	free(o->held);
+	free(o);
+	s->outbox = NULL;
 	return kept + lost ? -1 : 0;
+}
+
+int
+subseg_close(struct session *s, struct trace *t, int tidy)
+{
+	int r = 0;
+
+	if (t && s->outbox && s->outbox->n > 0) {
+		/* No lock across a send: it may take seconds, and others of the trace wait. */
+		state_unlock(t);
+		r = deliver(s, t);
+	}
+	state_close(t, tidy);
+	return r;
 }
 
 /*
@@ -373,8 +451,7 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 	struct seg_end fixed;
 	char open[FILE_NAME_LEN];
 	struct segdoc *d = subseg_load(s, t, id);
-	struct batch b = { s, t, NULL, NULL, 0, 0 };
-	int shrunk, r = 0;
+	int shrunk;
 	size_t len;
 	char *text;
 
@@ -392,31 +469,28 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 		if (err)
 			warnmsg("%s: cannot keep subsegment %s until its segment ends (%s); it is lost",
 			    s->cmd, id, lost_why(err));
+		free(text);
 	} else {
 		/* What waited (or was kept before) goes along. */
 		if (s->transport == TRANSPORT_API || segdoc_is_segment(d))
-			state_each(t, ".done", batch_kept, &b);
-		batch_add(&b, id, text, len, 0);
-		r = batch_send(&b);
+			claim_all_kept(s, t);
+		outbox_new(s, t, id, open, text, len);
 	}
-	/* Sent (or kept) first, forgotten after: a call killed between loses nothing. */
+	/* Stored (claimed or kept) first, forgotten after: a call killed between loses nothing. */
 	state_del(t, open);
 	/* The segment of a trace started here ends the trace. */
 	if (segdoc_is_segment(d)) {
 		state_del(t, ROOT_FILE);
 		state_set_del(t, ANNOTATION_SET);
 	}
-	free(text);
 	segdoc_free(d);
-	return r;
+	return 0;
 }
 
 int
 subseg_flush(struct session *s, struct trace *t)
 {
-	struct batch b = { s, t, NULL, NULL, 0, 0 };
-
 	state_clean(t);
-	state_each(t, ".done", batch_kept, &b);
-	return batch_send(&b);
+	claim_all_kept(s, t);
+	return 0;
 }

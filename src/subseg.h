@@ -71,13 +71,21 @@ enum annotated subseg_annotate(struct session *s, struct trace *t, const char *i
 int subseg_save(struct session *s, struct trace *t, const char *id, struct segdoc *d);
 
 /*
- * Finish open subsegment id with e and deliver it, or keep it for send; with
- * the API, while the trace's segment is open, it waits to go with it. A
- * segment takes along everything its trace keeps.
+ * Finish open subsegment id with e, to be delivered by subseg_close; with the
+ * API, while the trace's segment is open, it is kept to go with it instead.
+ * A segment takes along everything its trace keeps. 0 or -1 (said on stderr).
  */
 int subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_end *e);
 
-/* Deliver every kept document of the trace. 0, or -1 if some are still kept. */
+/* Have subseg_close deliver every kept document of the trace. */
 int subseg_flush(struct session *s, struct trace *t);
+
+/*
+ * state_close for a call that may have documents to deliver (subseg_begin's
+ * in-progress one, subseg_end's, subseg_flush's): they are sent with the
+ * trace's lock given up, and what does not leave is kept for a later send
+ * (one warning line). 0, or -1 if anything is still kept.
+ */
+int subseg_close(struct session *s, struct trace *t, int tidy);
 
 #endif

@@ -11,11 +11,12 @@ documented layout (xray-seg(1), FILES):
     the "sandbox" and "invoked" markers and at most N of its temp files "sandbox.<pid>"
     (state_mark_first in src/state.c);
   - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open",
-    "<id>.done", "set.annotations" and at most N temp files ".tmp.<name>" (state_put in
+    "<id>.done", "<id>.<pid>.sending" (a document claimed by a call that sends it),
+    "set.annotations" and at most N temp files ".tmp.<name>" (state_put in
     src/state.c); anything else is reported.
     A call killed between writing a temp file and renaming it may leave one,
     but they must not pile up: N (default 0) bounds them per directory.
-  - every <id>.open and <id>.done must be one JSON object whose "id" is <id>
+  - every <id>.open, <id>.done and <id>.<pid>.sending must be one JSON object whose "id" is <id>
     and whose "trace_id" is the directory's name;
   - every stack file must be whole lines of 16 lowercase hex digits;
   - "set.annotations" must be lines of annotation keys ([A-Za-z0-9_]{1,500});
@@ -33,7 +34,7 @@ import sys
 
 ROOT_RE = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 ID = r"[0-9a-f]{16}"
-DOC_RE = re.compile(r"^(%s)\.(open|done)$" % ID)
+DOC_RE = re.compile(r"^(%s)\.(open|done|[1-9][0-9]*\.sending)$" % ID)
 STACK_RE = re.compile(r"^stack\.%s$" % ID)
 LINE_RE = re.compile(rb"^[0-9a-f]{16}$")
 KEY_RE = re.compile(rb"^[A-Za-z0-9_]{1,500}$")
