@@ -101,14 +101,20 @@ asan:
 # memcheck needs a dynamic binary: in a static one it cannot see malloc.
 # Each call writes its report, if any, to a file of its own: the run fails
 # when one is not empty, whatever the test that made the call checked. Every
-# call costs about 12 times as much under it: VALGRIND_TESTS picks files.
-VALGRIND_TESTS ?= test
-VALGRIND_LOGS  = $(CURDIR)/build/valgrind/reports
+# call costs about 12 times as much under it, so by default only the first
+# call of each command in each test runs under it (test/helpers/valgrind-sample):
+# every command of every test, once. VALGRIND_SAMPLE=0 checks every call;
+# VALGRIND_TESTS picks files.
+VALGRIND_TESTS  ?= test
+VALGRIND_SAMPLE ?= 1
+VALGRIND_LOGS   = $(CURDIR)/build/valgrind/reports
+VALGRIND_RUN    = $(VALGRIND) --log-file=$(VALGRIND_LOGS)/%p
 valgrind: test-deps
 	$(MAKE) STATIC=0 BUILD=build/valgrind BIN=build/valgrind/xray-seg build/valgrind/xray-seg
 	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	XRAY_SEG=$(CURDIR)/build/valgrind/xray-seg XS_LOAD_JOBS=40 \
-	    XRAY_SEG_WRAPPER="$(VALGRIND) --log-file=$(VALGRIND_LOGS)/%p" \
+	    $(if $(filter 0,$(VALGRIND_SAMPLE)),XRAY_SEG_WRAPPER="$(VALGRIND_RUN)", \
+	    XS_VALGRIND="$(VALGRIND_RUN)" XRAY_SEG_WRAPPER=$(CURDIR)/test/helpers/valgrind-sample) \
 	    bats $(BATS_FLAGS) $(VALGRIND_TESTS); rc=$$?; \
 	n=$$(find $(VALGRIND_LOGS) -type f | wc -l); \
 	bad=$$(find $(VALGRIND_LOGS) -type f -size +0); \

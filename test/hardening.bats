@@ -153,6 +153,7 @@ snapshot() {
 		find "$TMPDIR" "$HOME" "$XDG_RUNTIME_DIR" "$PWD" \( -type d -printf '%p d\n' \) -o -printf '%p %y %s %T@\n' 2>/dev/null
 		find "$BATS_TEST_TMPDIR" -mindepth 1 -maxdepth 1 ! -name sinks ! -name '.nap.*' \
 			! -name 'check.*' ! -name 'separate-stderr-*' ! -name '.xs_ok.*' ! -name '.xs_quiet.*' ! -name docs.jsonl \
+			! -name .valgrind-seen \
 			-printf '%p %y\n'
 		find "$BATS_TEST_TMPDIR" -mindepth 2 -newer "$BATS_TEST_TMPDIR/.snap" ! -path "$XS_SINKS/*" \
 			! -path "$XRAY_SEG_STATE_DIR/*" -printf 'changed: %p\n' 2>/dev/null
