@@ -13,6 +13,7 @@ _xray_seg_opts()
 	annotate) echo '--id --number --bool --strict --help | --id' ;;
 	metadata) echo '--id --namespace --strict --help | --id --namespace' ;;
 	send)     echo '--all --transport --help | --transport' ;;
+	status)   echo '--all --help |' ;;
 	exec)     echo '--name --namespace --aws --no-aws --in-progress --trace-id-from --sample-rate' \
 	               '--service-version --transport --strict --help -- | --name --namespace --trace-id-from' \
 	               '--sample-rate --service-version --transport' ;;
@@ -26,7 +27,7 @@ _xray_seg_opts()
 
 _xray_seg()
 {
-	local commands='begin end annotate metadata send exec header context guard exception errtrap'
+	local commands='begin end annotate metadata send status exec header context guard exception errtrap'
 	commands+=' listen help'
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd='' i=1 w opts valued operand=0 value=''
 	COMPREPLY=()

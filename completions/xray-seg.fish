@@ -1,7 +1,7 @@
 # fish completion for xray-seg(1)
 # Install as $(PREFIX)/share/fish/vendor_completions.d/xray-seg.fish.
 
-set -l commands begin end annotate metadata send exec header context guard exception errtrap listen help
+set -l commands begin end annotate metadata send status exec header context guard exception errtrap listen help
 
 # True while the command line, after the subcommand, has reached no operand and no "--":
 # options come before operands.
@@ -58,6 +58,7 @@ complete -c xray-seg -n __fish_use_subcommand -a end -d 'End a subsegment and se
 complete -c xray-seg -n __fish_use_subcommand -a annotate -d 'Add an indexed annotation'
 complete -c xray-seg -n __fish_use_subcommand -a metadata -d 'Attach a JSON value'
 complete -c xray-seg -n __fish_use_subcommand -a send -d 'Deliver documents kept for later'
+complete -c xray-seg -n __fish_use_subcommand -a status -d 'List what the trace has open and kept'
 complete -c xray-seg -n __fish_use_subcommand -a exec -d 'Run a command inside a subsegment (outside Lambda, a trace)'
 complete -c xray-seg -n __fish_use_subcommand -a header -d 'Print the trace header'
 complete -c xray-seg -n __fish_use_subcommand -a context -d "Print shell code exporting an invocation's trace context"
@@ -73,7 +74,7 @@ complete -c xray-seg -n "__fish_seen_subcommand_from $commands; and __xray_seg_i
 # begin
 complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l parent -x -d 'Parent subsegment ID'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l namespace -x -a 'aws remote' -d 'Downstream service kind'
-complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l start-time -x -d 'Started at this time (epoch seconds, with a fraction, or ms)'
+complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l start-time -x -d 'Started at this time (epoch s, ms, us or ns, or RFC 3339)'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin exec; and __xray_seg_in_options' -l in-progress -d 'Send an in-progress document at the start'
 complete -c xray-seg -n '__fish_seen_subcommand_from begin; and __xray_seg_in_options' -l export -d 'Print shell code exporting a context inside it (eval it)'
 
@@ -92,7 +93,7 @@ complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_opti
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l cause -x -d 'Record an exception with this message'
 complete -c xray-seg -n '__fish_seen_subcommand_from end exception; and __xray_seg_in_options' -l exit-code -x -d 'Record an exit status (0-255)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l http-status -x -d 'Record an HTTP status (100-599)'
-complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l end-time -x -d 'Ended at this time (epoch seconds, with a fraction, or ms)'
+complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l end-time -x -d 'Ended at this time (epoch s, ms, us or ns, or RFC 3339)'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l inside -d 'Also end what was begun inside it and is still open'
 complete -c xray-seg -n '__fish_seen_subcommand_from end; and __xray_seg_in_options' -l export -d 'Print shell code restoring the context around it (eval it)'
 
@@ -101,6 +102,9 @@ complete -c xray-seg -n '__fish_seen_subcommand_from begin end annotate metadata
 
 # send
 complete -c xray-seg -n '__fish_seen_subcommand_from send; and __xray_seg_in_options' -l all -d 'Deliver what every trace in the state directory keeps'
+
+# status
+complete -c xray-seg -n '__fish_seen_subcommand_from status; and __xray_seg_in_options' -l all -d 'List every trace in the state directory'
 
 # annotate
 complete -c xray-seg -n '__fish_seen_subcommand_from annotate metadata exception; and __xray_seg_in_options' -l id -x -d 'Target this open subsegment'

@@ -373,6 +373,26 @@ copy_span(char *dst, size_t dlen, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
+/*
+ * Where MESSAGE starts in what follows "An error occurred (CODE)": after
+ * " when calling the OP operation: ", or after " operation (reached max
+ * retries: N): " when botocore retried, else after the first ": ".
+ */
+static const char *
+error_message(const char *rest)
+{
+	const char *op = strstr(rest, " operation"), *after;
+
+	if (op) {
+		after = op + strlen(" operation");
+		if (strncmp(after, " (", 2) == 0 && (op = strstr(after, "): ")) != NULL)
+			after = op + 1;
+		if (strncmp(after, ": ", 2) == 0)
+			return after + 2;
+	}
+	return (after = strstr(rest, ": ")) != NULL ? after + 2 : NULL;
+}
+
 /* "An error occurred (CODE) when calling the OP operation: MESSAGE" */
 static void
 scan_error(struct awsout *o, const char *line)
@@ -385,10 +405,7 @@ scan_error(struct awsout *o, const char *line)
 	if ((close = strchr(p, ')')) == NULL || close == p)
 		return;
 	copy_span(o->code, sizeof(o->code), p, (size_t)(close - p));
-	msg = strstr(close, "operation: ");
-	msg = msg ? msg + strlen("operation: ") : strstr(close, ": ");
-	if (msg && msg == strstr(close, ": "))
-		msg += 2;
+	msg = error_message(close);
 	copy_span(o->message, sizeof(o->message), msg ? msg : "", msg ? strlen(msg) : 0);
 	if (isdigit((unsigned char)o->code[0]) && strlen(o->code) == 3)
 		o->http_status = atoi(o->code);

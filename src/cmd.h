@@ -23,6 +23,7 @@ int cmd_end(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
 int cmd_metadata(int argc, char **argv);
 int cmd_send(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_header(int argc, char **argv);
 int cmd_help(int argc, char **argv);
@@ -80,6 +81,19 @@ enum {
 int cmd_refuse(const char *cmd, int strict, const char *fix, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * A text argument (named what) that may come from a file: "@FILE" is read
+ * from FILE and "-" from standard input, its trailing newlines dropped, into
+ * *owned (NULL for a text given as is). *text is the text to use, or NULL
+ * when it cannot be read (said in one warning line).
+ */
+void cmd_text_arg(const char *cmd, const char *what, const char *arg, const char **text,
+    char **owned);
+
+/* The most a text or value read from a file or standard input may hold. */
+#define CMD_READ_MAX (16u * 1024 * 1024)
+#define CMD_READ_MAX_TEXT "16 MiB"
+
 /* cmd_refuse for text (named what) that is not valid UTF-8. */
 int cmd_utf8(const char *cmd, int strict, const char *what, const char *text);
 
@@ -98,8 +112,17 @@ int cmd_time(const char *cmd, const char *v, char out[TIME_LEN]);
 /* Check a --transport value into *t; reports and returns -1 if bad. */
 int cmd_transport(const char *cmd, const char *v, enum transport *t);
 
-/* Print shell code exporting s's context with Parent id (_X_AMZN_TRACE_ID, TRACEPARENT). */
-void cmd_print_export(const struct session *s, const char *id);
+/* Where --export puts the context: shell code on stdout, or GitHub Actions' $GITHUB_ENV. */
+enum export_to { EXPORT_NONE, EXPORT_SH, EXPORT_GITHUB };
+
+/* Check --export's value v (NULL: sh) into *to; reports and returns -1 if bad. */
+int cmd_export_to(const char *cmd, const char *v, enum export_to *to);
+
+/*
+ * Export s's context with Parent id (_X_AMZN_TRACE_ID, TRACEPARENT) as to
+ * says; with id NULL, export that there is none (unset, or empty values).
+ */
+void cmd_print_export(const struct session *s, const char *id, enum export_to to);
 
 /* Print shell code setting variable name to value, or unsetting it when value is NULL. */
 void cmd_print_var(const char *name, const char *value);

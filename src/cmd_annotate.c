@@ -13,8 +13,6 @@
 
 #define ANNOTATION_KEY_MAX 500
 /* The most a metadata value read from a file or stdin may be: a Lambda event is at most 6 MB. */
-#define METADATA_READ_MAX (16u * 1024 * 1024)
-#define METADATA_READ_MAX_TEXT "16 MiB"
 
 struct addition {
 	const char *cmd;
@@ -227,10 +225,10 @@ cmd_metadata(int argc, char **argv)
 	if (*a.key == '\0')
 		return cmd_usage(a.cmd, "KEY must not be empty");
 	/* JSON never begins with '@' and is never "-": the file and stdin forms. */
-	if (read_arg(argv[optind + 1], METADATA_READ_MAX, &text) < 0) {
+	if (read_arg(argv[optind + 1], CMD_READ_MAX, &text) < 0) {
 		warnmsg("%s: cannot read the value of '%s' from %s: %s; not added", a.cmd, a.key,
 		    strcmp(argv[optind + 1], "-") == 0 ? "standard input" : argv[optind + 1] + 1,
-		    errno == EFBIG ? "over " METADATA_READ_MAX_TEXT : strerror(errno));
+		    errno == EFBIG ? "over " CMD_READ_MAX_TEXT : strerror(errno));
 		return EXIT_OK;
 	}
 	a.value = text ? text : argv[optind + 1];

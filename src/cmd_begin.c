@@ -1,4 +1,5 @@
 /* cmd_begin.c: begin: open a subsegment and print its ID. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +48,66 @@ cmd_name(const char *cmd, const char *name, int strict)
 	return clean;
 }
 
-void
-cmd_print_export(const struct session *s, const char *id)
+/*
+ * Append the variables to the file GitHub Actions names in $GITHUB_ENV, as
+ * NAME=value lines that later steps of the job get in their environment
+ * (an empty value for none: a step cannot unset a variable for the next).
+ */
+static void
+github_env(const char *const name[], const char *const value[], size_t n)
 {
-	char *h = tracectx_format(&s->ctx, id), *tp = tracectx_traceparent(&s->ctx, id);
+	const char *path = getenv("GITHUB_ENV");
+	FILE *f;
+	int bad = 0;
 
-	cmd_print_var("_X_AMZN_TRACE_ID", h);
-	cmd_print_var("TRACEPARENT", tp);
+	if (path == NULL || *path == '\0') {
+		warnmsg("--export=github: GITHUB_ENV is not set (not a GitHub Actions step?); "
+		    "nothing exported");
+		return;
+	}
+	if ((f = fopen(path, "ae")) == NULL) {
+		warnmsg("--export=github: cannot open %s: %s; nothing exported", path, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* One line each: a header never holds a newline, but a file is no place to find out. */
+		if (value[i] && strchr(value[i], '\n'))
+			continue;
+		bad |= fprintf(f, "%s=%s\n", name[i], value[i] ? value[i] : "") < 0;
+	}
+	if (fclose(f) != 0 || bad)
+		warnmsg("--export=github: cannot write %s: %s", path, strerror(errno));
+}
+
+void
+cmd_print_export(const struct session *s, const char *id, enum export_to to)
+{
+	static const char *const names[] = { "_X_AMZN_TRACE_ID", "TRACEPARENT" };
+	char *h = id ? tracectx_format(&s->ctx, id) : NULL;
+	char *tp = id ? tracectx_traceparent(&s->ctx, id) : NULL;
+	const char *values[] = { h, tp };
+
+	if (to == EXPORT_GITHUB)
+		github_env(names, values, 2);
+	else if (id == NULL)
+		fputs("unset _X_AMZN_TRACE_ID TRACEPARENT\n", stdout);
+	else
+		for (size_t i = 0; i < 2; i++)
+			cmd_print_var(names[i], values[i]);
 	free(h);
 	free(tp);
+}
+
+int
+cmd_export_to(const char *cmd, const char *v, enum export_to *to)
+{
+	if (v == NULL || strcmp(v, "sh") == 0)
+		*to = EXPORT_SH;
+	else if (strcmp(v, "github") == 0)
+		*to = EXPORT_GITHUB;
+	else
+		return cmd_usage(cmd, "--export '%s' is not sh or github", v), -1;
+	return 0;
 }
 
 void
@@ -75,7 +127,8 @@ cmd_print_var(const char *name, const char *value)
 
 struct begin_opts {
 	const char *parent, *ns;
-	int export, in_progress, strict;
+	enum export_to export;
+	int in_progress, strict;
 	char start[TIME_LEN];   /* --start-time, else now */
 	struct root_opts root;
 };
@@ -86,7 +139,7 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 	static const struct option lo[] = {
 		{ "parent", required_argument, NULL, 'p' },
 		{ "namespace", required_argument, NULL, 'n' },
-		{ "export", no_argument, NULL, OPT_EXPORT },
+		{ "export", optional_argument, NULL, OPT_EXPORT },
 		{ "start-time", required_argument, NULL, OPT_TIME },
 		{ "in-progress", no_argument, NULL, OPT_IN_PROGRESS },
 		ROOT_LONGOPTS,
@@ -118,7 +171,8 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 				return EXIT_USAGE;
 			break;
 		case OPT_EXPORT:
-			o->export = 1;
+			if (cmd_export_to("begin", optarg, &o->export) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_TIME:
 			if (cmd_time("begin", optarg, o->start) < 0)
@@ -143,8 +197,9 @@ parse_begin(int argc, char **argv, struct begin_opts *o)
 int
 cmd_begin(int argc, char **argv)
 {
-	struct begin_opts o = { NULL, NULL, 0, 0, 0, "", { NULL, NULL, NULL } };
+	struct begin_opts o = { NULL, NULL, EXPORT_NONE, 0, 0, "", { NULL, NULL, NULL } };
 	char id[ID_LEN + 1], *name;
+	const char *v;
 	struct session s;
 	struct trace *t;
 	int r, status, begun = 0;
@@ -155,6 +210,13 @@ cmd_begin(int argc, char **argv)
 	if ((name = cmd_name("begin", argv[optind], o.strict)) == NULL)
 		return EXIT_USAGE;
 	ids_new(id);
+	/* Nothing would carry the context on, and so end what is begun: begin nothing. */
+	if (o.export == EXPORT_GITHUB && ((v = getenv("GITHUB_ENV")) == NULL || *v == '\0')) {
+		warnmsg("begin: --export=github: GITHUB_ENV is not set (not a GitHub Actions step?); "
+		    "nothing begun");
+		free(name);
+		return EXIT_OK;
+	}
 	/* Only --export can start a trace: without it nothing would carry the trace on. */
 	status = o.export ? session_start_root(&s, "begin", &o.root) : session_start(&s, "begin");
 	s.in_progress |= o.in_progress;
@@ -169,7 +231,7 @@ cmd_begin(int argc, char **argv)
 	if (!o.export)
 		printf("%s\n", id);
 	else if (begun || (s.rooted && !s.recording))
-		cmd_print_export(&s, id); /* a trace not sampled is passed on as such */
+		cmd_print_export(&s, id, o.export); /* a trace not sampled is passed on as such */
 	session_end(&s);
 	free(name);
 	return status;

@@ -17,9 +17,10 @@
 
 struct end_opts {
 	const char *id;         /* the ID operand, or NULL */
-	int export;
+	enum export_to export;
 	int inside;             /* also end what is open inside it */
 	const char *transport;  /* checked, or NULL */
+	char *cause_read;       /* owned: --cause read from a file or stdin */
 	int strict;
 };
 
@@ -34,7 +35,7 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "http-status", required_argument, NULL, 's' },
 		{ "end-time", required_argument, NULL, OPT_TIME },
-		{ "export", no_argument, NULL, OPT_EXPORT },
+		{ "export", optional_argument, NULL, OPT_EXPORT },
 		{ "inside", no_argument, NULL, OPT_INSIDE },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		STRICT_LONGOPT,
@@ -62,7 +63,9 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 			e->throttle = 1;
 			break;
 		case 'c':
-			e->cause = optarg;
+			free(o->cause_read);
+			o->cause_read = NULL;
+			cmd_text_arg("end", "the cause", optarg, &e->cause, &o->cause_read);
 			break;
 		case 'x':
 			if (parse_long(optarg, 0, 255, &v) < 0)
@@ -80,7 +83,8 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 				return EXIT_USAGE;
 			break;
 		case OPT_EXPORT:
-			o->export = 1;
+			if (cmd_export_to("end", optarg, &o->export) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_INSIDE:
 			o->inside = 1;
@@ -124,8 +128,8 @@ end_inside(struct session *s, struct trace *t, const char *id, const char *end_t
 }
 
 /*
- * Shell code that restores the context around subsegment id, which is about
- * to end: its parent's, or none for a segment. Empty if id cannot be read.
+ * The context to restore around subsegment id, which is about to end: its
+ * parent's ID, or "" for none (a segment). NULL if id cannot be read.
  */
 static char *
 restore_code(struct session *s, struct trace *t, const char *id)
@@ -137,10 +141,7 @@ restore_code(struct session *s, struct trace *t, const char *id)
 	if (d == NULL)
 		return NULL;
 	parent = segdoc_get_str(d, "parent_id");
-	if (segdoc_is_segment(d) || parent == NULL)
-		code = xstrdup("unset _X_AMZN_TRACE_ID TRACEPARENT\n");
-	else
-		code = xstrdup(parent);
+	code = xstrdup(segdoc_is_segment(d) || parent == NULL ? "" : parent);
 	segdoc_free(d);
 	return code;
 }
@@ -184,7 +185,7 @@ export_target(const struct session *s, struct trace *t, struct end_opts *o)
 int
 cmd_end(int argc, char **argv)
 {
-	struct end_opts o = { NULL, 0, 0, NULL, 0 };
+	struct end_opts o = { NULL, EXPORT_NONE, 0, NULL, NULL, 0 };
 	struct seg_end e;
 	char id[ID_LEN + 1], *restore = NULL;
 	struct session s;
@@ -193,8 +194,10 @@ cmd_end(int argc, char **argv)
 
 	memset(&e, 0, sizeof(e));
 	clock_now(e.end_time);
-	if ((r = parse_end(argc, argv, &e, &o)) != 0)
+	if ((r = parse_end(argc, argv, &e, &o)) != 0) {
+		free(o.cause_read);
 		return r < 0 ? EXIT_OK : r;
+	}
 	status = session_start(&s, "end");
 	if (o.transport)
 		session_transport(o.transport, &s.transport);
@@ -217,12 +220,10 @@ cmd_end(int argc, char **argv)
 		}
 		subseg_close(&s, t, 1);
 	}
-	/* A parent id is restored as a context; anything else is code already. */
-	if (restore && strlen(restore) == ID_LEN)
-		cmd_print_export(&s, restore);
-	else if (restore)
-		fputs(restore, stdout);
+	if (restore)
+		cmd_print_export(&s, *restore ? restore : NULL, o.export);
 	free(restore);
+	free(o.cause_read);
 	session_end(&s);
 	return status;
 }

@@ -19,7 +19,8 @@ struct failure {
 	const char *id;         /* --id, or NULL */
 	const char *type;
 	long exit_code;         /* or -1 */
-	const char *message;
+	const char *message;    /* NULL: it could not be read (said) */
+	char *message_read;     /* owned: the message read from a file or stdin */
 	struct seg_frame frame[FRAMES_MAX];
 	char *text[FRAMES_MAX]; /* owned copies the frames point into */
 	size_t nframes, truncated;
@@ -146,8 +147,8 @@ parse_exception(int argc, char **argv, struct failure *f)
 	}
 	if (argc - optind != 1)
 		return cmd_usage("exception", argc == optind ? "missing MESSAGE" : "too many arguments");
-	f->message = argv[optind];
-	return check_texts(f);
+	cmd_text_arg("exception", "MESSAGE", argv[optind], &f->message, &f->message_read);
+	return f->message ? check_texts(f) : 0;
 }
 
 int
@@ -162,7 +163,7 @@ cmd_exception(int argc, char **argv)
 	if ((r = parse_exception(argc, argv, &f)) == 0) {
 		status = session_start(&s, "exception");
 		s.strict = f.strict;
-		if (s.recording && (r = record(&s, &f)) != EXIT_OK)
+		if (s.recording && f.message && (r = record(&s, &f)) != EXIT_OK)
 			status = r;
 		session_end(&s);
 		r = status;
@@ -171,34 +172,47 @@ cmd_exception(int argc, char **argv)
 	}
 	for (size_t i = 0; i < f.nframes; i++)
 		free(f.text[i]);
+	free(f.message_read);
 	return r;
 }
 
 /*
  * The ERR trap, in bash. It runs in the failing shell: $? and BASH_COMMAND
- * are the failure's, FUNCNAME/BASH_SOURCE/BASH_LINENO its call stack, of
- * which frame 0 is the trap function itself. With errtrace, a function whose
- * failure makes it return non-zero fires the trap again in its caller.
+ * are the failure's, PIPESTATUS its pipeline's, FUNCNAME/BASH_SOURCE/
+ * BASH_LINENO its call stack, of which frame 0 is the trap function itself.
+ * With errtrace, a function whose failure makes it return non-zero fires the
+ * trap again in its caller: same command, one frame less, and $_ no longer
+ * the failing command's last word but the function call's. A failure of the
+ * same command text at a shallower depth with $_ as it was is a new one.
  */
 static const char errtrap_head[] =
     "set -o errtrace\n"
     "__xray_seg_err() {\n"
-    "\tlocal __xs_status=$? __xs_i __xs_frames=()\n"
+    "\tlocal __xs_status=$? __xs_pipe=\"${PIPESTATUS[*]}\" __xs_arg=$_ __xs_i __xs_what\n"
+    "\tlocal -a __xs_frames=()\n"
     "\t# A function that fails because its last command did: one failure, once.\n"
     "\tif [[ $BASH_COMMAND == \"${__xray_seg_last_command-}\" &&\n"
-    "\t\t${#FUNCNAME[@]} -lt ${__xray_seg_last_depth:-0} ]]; then\n"
+    "\t\t${#FUNCNAME[@]} -lt ${__xray_seg_last_depth:-0} &&\n"
+    "\t\t$__xs_arg != \"${__xray_seg_last_arg-}\" ]]; then\n"
     "\t\t__xray_seg_last_depth=${#FUNCNAME[@]}\n"
     "\t\treturn \"$__xs_status\"\n"
     "\tfi\n"
     "\t__xray_seg_last_command=$BASH_COMMAND __xray_seg_last_depth=${#FUNCNAME[@]}\n"
+    "\t__xray_seg_last_arg=$__xs_arg\n"
     "\tfor ((__xs_i = 1; __xs_i < ${#FUNCNAME[@]}; __xs_i++)); do\n"
     "\t\t__xs_frames+=(--frame \"${BASH_SOURCE[__xs_i]}:${BASH_LINENO[__xs_i - 1]}:"
     "${FUNCNAME[__xs_i]}\")\n"
     "\tdone\n"
+    "\t# A pipeline is named by its last command, the only one bash tells.\n"
+    "\t__xs_what=\"$BASH_COMMAND exited with status $__xs_status\"\n"
+    "\tif [[ $__xs_pipe == *\" \"* ]]; then\n"
+    "\t\t__xs_what=\"pipeline ending in '$BASH_COMMAND' exited with status $__xs_status\"\n"
+    "\t\t__xs_what+=\" (PIPESTATUS $__xs_pipe)\"\n"
+    "\tfi\n"
     "\t";
 static const char errtrap_tail[] =
     " exception --type CommandFailed --exit-code \"$__xs_status\" \"${__xs_frames[@]}\" \\\n"
-    "\t\t-- \"$BASH_COMMAND exited with status $__xs_status\"\n"
+    "\t\t-- \"$__xs_what\"\n"
     "\treturn \"$__xs_status\"\n"
     "}\n"
     "trap __xray_seg_err ERR\n";

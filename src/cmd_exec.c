@@ -26,8 +26,12 @@ extern char **environ;
 
 #define TRACE_VAR "_X_AMZN_TRACE_ID"
 
-/* What exec may set for its child: the trace, as X-Ray and W3C write it, and the transport. */
-static const char *const child_vars[] = { TRACE_VAR, "TRACEPARENT", "XRAY_SEG_TRANSPORT" };
+/*
+ * What exec may set for its child: the trace, as X-Ray and W3C write it, the
+ * transport, and the state directory (absolute, so a cd changes nothing).
+ */
+static const char *const child_vars[] = { TRACE_VAR, "TRACEPARENT", "XRAY_SEG_TRANSPORT",
+	"XRAY_SEG_STATE_DIR" };
 #define NCHILD_VARS (sizeof(child_vars) / sizeof(child_vars[0]))
 
 /* Whether environ entry is one of child_vars that value[] replaces. */
@@ -189,9 +193,32 @@ left_open_end(const struct seg_end *own, struct seg_end *e)
 	return cause;
 }
 
-/* Record how the child ran in subsegment id. */
+/*
+ * The trace's state of subsegment id, open: what a sweep or a user removed
+ * while the command ran is made again from what exec holds (the child's
+ * annotations and metadata are gone with it). 0, or -1 (said on stderr).
+ */
+static int
+reopen(struct session *s, struct trace **t, const char *id, const char *name, const char *ns,
+    const char *start)
+{
+	if (session_trace(s, 1, t) < 0)
+		return -1;
+	/* Ended by another call (guard, end) while it ran: its mark is still there. */
+	if (subseg_is_open(*t, id) || state_is_live(*t, id))
+		return 0;
+	warnmsg("%s: the state of subsegment %s was removed while its command ran; it is sent "
+	    "without what the command recorded in it", s->cmd, id);
+	if (subseg_begin(s, *t, id, name, NULL, ns, start, PUSH_NONE) == 0)
+		return 0;
+	subseg_close(s, *t, 1);
+	return -1;
+}
+
+/* Record how the child ran in subsegment id (begun as name in ns at start). */
 static void
-exec_end(struct session *s, const char *id, const struct child *ch, const struct awscall *aws)
+exec_end(struct session *s, const char *id, const struct child *ch, const struct awscall *aws,
+    const char *name, const char *ns, const char *start)
 {
 	struct seg_end e, left;
 	struct trace *t;
@@ -200,7 +227,7 @@ exec_end(struct session *s, const char *id, const struct child *ch, const struct
 
 	memset(&e, 0, sizeof(e));
 	describe(ch, aws, &e, sig);
-	if (session_trace(s, 0, &t) < 0)
+	if (reopen(s, &t, id, name, ns, start) < 0)
 		return;
 	cause = left_open_end(&e, &left);
 	end_left_open(s, t, id, &left, 0);
@@ -411,6 +438,9 @@ exec_prepare(struct opening *op, char id[ID_LEN + 1], char *value[2])
 	if (locked || op->late || (s->rooted && !s->recording)) {
 		value[0] = tracectx_format(&s->ctx, id);
 		value[1] = tracectx_traceparent(&s->ctx, id);
+	} else if (s->w3c_header) {
+		/* Not recorded here: the caller's W3C context goes on, in both forms. */
+		value[0] = xstrdup(s->w3c_header);
 	}
 }
 
@@ -424,6 +454,9 @@ exec_begin(void *arg)
 		return;
 	op->traced = subseg_begin(op->s, op->t, op->id, op->o->name, NULL, op->o->ns, op->start,
 	    PUSH_NONE) == 0;
+	/* A command may run for hours: its trace is not stale meanwhile. */
+	if (op->traced)
+		state_live(op->t, op->id);
 	subseg_close(op->s, op->t, 0);
 	op->t = NULL;
 }
@@ -440,6 +473,7 @@ cmd_exec(int argc, char **argv)
 	struct opening op;
 	struct child ch;
 	struct session s;
+	const char *v;
 	int r, is_aws = 0;
 
 	clock_now(start);
@@ -461,6 +495,8 @@ cmd_exec(int argc, char **argv)
 	op.start = start;
 	exec_prepare(&op, id, value);
 	value[2] = (char *)o.transport;
+	v = getenv("XRAY_SEG_STATE_DIR");
+	value[3] = v && *v && *v != '/' ? (char *)session_state_dir(&s) : NULL;
 	memset(&ch, 0, sizeof(ch));
 	memset(&out, 0, sizeof(out));
 	ch.out = (op.t || op.late) && is_aws ? &out : NULL;
@@ -476,7 +512,7 @@ cmd_exec(int argc, char **argv)
 	if (op.late && session_trace(&s, 1, &op.t) == 0)
 		exec_begin(&op);
 	if (op.traced)
-		exec_end(&s, id, &ch, ch.out ? &aws : NULL);
+		exec_end(&s, id, &ch, ch.out ? &aws : NULL, o.name, o.ns, start);
 	if (is_aws)
 		awscli_free(&aws);
 	for (size_t i = 0; i < NCHILD_VARS; i++)

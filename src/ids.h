@@ -24,9 +24,10 @@ void clock_now(char out[TIME_LEN]);
 
 /*
  * Read a time given on the command line into out, as clock_now writes it:
- * epoch seconds, with any fraction (kept to microseconds), or epoch
- * milliseconds (13 digits or more). -1 for anything else and for times
- * before 2000 or more than a day ahead.
+ * epoch seconds, with any fraction (kept to microseconds); epoch
+ * milliseconds (13 to 15 digits), microseconds (16 to 18) or nanoseconds
+ * (19); or RFC 3339 ("2026-12-08T01:02:03.5Z", an offset for Z). -1 for
+ * anything else and for times before 2000 or more than a day ahead.
  */
 int clock_parse(const char *v, char out[TIME_LEN]);
 

@@ -1,4 +1,5 @@
 /* main.c: xray-seg entry point: the command table, help, exact-match dispatch. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,11 @@ static const struct cmd commands[] = {
 	    "start a subsegment and print its ID",
 	    "  --parent ID            parent subsegment (default: the innermost open one)\n"
 	    "  --namespace NS         aws or remote\n"
-	    "  --start-time T         started at T (epoch seconds, with a fraction, or ms)\n"
+	    "  --start-time T         started at T (epoch s, ms, us or ns, or RFC 3339)\n"
 	    "  --in-progress          send an in-progress document now\n"
 	    "  --export               print shell code exporting a context inside it (eval it);\n"
-	    "                         outside Lambda with no context, start a trace\n"
+	    "                         outside Lambda with no context, start a trace;\n"
+	    "                         --export=github appends it to $GITHUB_ENV instead\n"
 	    ROOT_HELP STRICT_HELP HELP_LINE },
 	{ "end", cmd_end,
 	    "[--error] [--fault] [--throttle] [--cause TEXT] [--exit-code N] [--http-status N] "
@@ -42,12 +44,13 @@ static const struct cmd commands[] = {
 	    "  --error                client error (4xx)\n"
 	    "  --fault                server error (5xx)\n"
 	    "  --throttle             throttled (sets error too)\n"
-	    "  --cause TEXT           record TEXT as the exception that ended it\n"
+	    "  --cause TEXT           record TEXT as the exception that ended it (@FILE, -: read it)\n"
 	    "  --exit-code N          record exit status N (non-zero is a fault)\n"
 	    "  --http-status N        record HTTP status N (429 throttle, 4xx error, 5xx fault)\n"
-	    "  --end-time T           ended at T (epoch seconds, with a fraction, or ms)\n"
+	    "  --end-time T           ended at T (epoch s, ms, us or ns, or RFC 3339)\n"
 	    "  --inside               also end what was begun inside it and is still open\n"
 	    "  --export               print shell code restoring the context around it\n"
+	    "                         (--export=github: append it to $GITHUB_ENV)\n"
 	    TRANSPORT_HELP STRICT_HELP HELP_LINE },
 	{ "annotate", cmd_annotate, "[--id ID] [--number | --bool] [--strict] KEY VALUE",
 	    "add an indexed annotation to a subsegment",
@@ -57,11 +60,17 @@ static const struct cmd commands[] = {
 	{ "metadata", cmd_metadata, "[--id ID] [--namespace NS] [--strict] KEY JSON",
 	    "add a JSON metadata value to a subsegment",
 	    "  --id ID                subsegment (default: the innermost open one)\n"
-	    "  --namespace NS         metadata namespace (default: default)\n" STRICT_HELP HELP_LINE },
+	    "  --namespace NS         metadata namespace (default: default)\n" STRICT_HELP
+	    HELP_LINE "\nJSON may be @FILE or - (standard input).\n" },
 	{ "send", cmd_send, "[--all] [--transport T]",
 	    "deliver every finished document of this trace still kept",
 	    "  --all                  of every trace in the state directory\n"
 	    TRANSPORT_HELP HELP_LINE },
+	{ "status", cmd_status, "[--all]",
+	    "list what this trace has open and kept undelivered, a line each",
+	    "  --all                  of every trace in the state directory\n" HELP_LINE
+	    "\nEach line: TRACE ID KIND AGE NAME, KIND open, kept or sending; AGE in seconds\n"
+	    "since the start (open) or the end.\n" },
 	{ "exec", cmd_exec,
 	    "[--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--in-progress] "
 	    "[--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] "
@@ -90,7 +99,7 @@ static const struct cmd commands[] = {
 	    "  --type TYPE            the exception's type\n"
 	    "  --exit-code N          record exit status N\n"
 	    "  --frame PATH:LINE:LABEL  a stack frame, innermost first (repeatable)\n" STRICT_HELP
-	    HELP_LINE },
+	    HELP_LINE "\nMESSAGE may be @FILE or - (standard input).\n" },
 	{ "errtrap", cmd_errtrap, "",
 	    "print a bash ERR trap that records failing commands as exceptions (eval it)",
 	    HELP_LINE },
@@ -135,8 +144,8 @@ usage(FILE *f)
 	    "XRAY_SEG_SAMPLE_RATE, XRAY_SEG_SERVICE_VERSION, XRAY_SEG_LIBCURL,\n"
 	    "XRAY_SEG_IN_PROGRESS, XRAY_SEG_STRICT, XRAY_SEG_DEADLINE_MS,\n"
 	    "AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_INITIALIZATION_TYPE,\n"
-	    "POWERTOOLS_SERVICE_NAME, XRAY_SEG_COLD_START; context --from-env reads\n"
-	    "AWS_LAMBDA_TRACE_ID and TRACEPARENT.\n"
+	    "POWERTOOLS_SERVICE_NAME, XRAY_SEG_COLD_START; TRACEPARENT outside Lambda\n"
+	    "when _X_AMZN_TRACE_ID is unset; context --from-env reads AWS_LAMBDA_TRACE_ID.\n"
 	    "The api transport reads AWS credentials, region and endpoint from the\n"
 	    "environment variables the AWS CLI reads (see xray-seg(1)).\n"
 	    "Run 'xray-seg help COMMAND' for a command's options; see xray-seg(1).\n");
@@ -156,8 +165,8 @@ cmd_time(const char *cmd, const char *v, char out[TIME_LEN])
 {
 	if (clock_parse(v, out) == 0)
 		return 0;
-	cmd_usage(cmd, "time '%s' is not epoch seconds (with a fraction) or milliseconds, "
-	    "from 2000 to a day from now", v);
+	cmd_usage(cmd, "time '%s' is not epoch seconds (with a fraction), milliseconds, "
+	    "microseconds or nanoseconds, or RFC 3339, from 2000 to a day from now", v);
 	return -1;
 }
 
@@ -236,6 +245,26 @@ cmd_refuse(const char *cmd, int strict, const char *fix, const char *fmt, ...)
 	return EXIT_OK;
 }
 
+void
+cmd_text_arg(const char *cmd, const char *what, const char *arg, const char **text,
+    char **owned)
+{
+	size_t len;
+
+	*text = arg;
+	if (read_arg(arg, CMD_READ_MAX, owned) < 0) {
+		warnmsg("%s: cannot read %s from %s: %s; left out", cmd, what,
+		    strcmp(arg, "-") == 0 ? "standard input" : arg + 1,
+		    errno == EFBIG ? "over " CMD_READ_MAX_TEXT : strerror(errno));
+		*text = NULL;
+	} else if (*owned) {
+		/* A file's last line ends in a newline that is not part of the text. */
+		for (len = strlen(*owned); len > 0 && (*owned)[len - 1] == '\n'; len--)
+			(*owned)[len - 1] = '\0';
+		*text = *owned;
+	}
+}
+
 int
 cmd_utf8(const char *cmd, int strict, const char *what, const char *text)
 {
@@ -245,9 +274,35 @@ cmd_utf8(const char *cmd, int strict, const char *what, const char *text)
 	    what);
 }
 
+/*
+ * Whether "--word[=value]" is an abbreviation of several long options; if
+ * so, their names in alts ("--name, --namespace").
+ */
+static int
+ambiguous(const struct option *longopts, const char *arg, char *alts, size_t len)
+{
+	size_t n = strcspn(arg + 2, "="), used = 0;
+	int matches = 0;
+
+	alts[0] = '\0';
+	for (const struct option *o = longopts; o && o->name; o++) {
+		if (strncmp(o->name, arg + 2, n) != 0)
+			continue;
+		if (strlen(o->name) == n)
+			return 0; /* exact */
+		if (used < len)
+			used += (size_t)snprintf(alts + used, len - used, "%s--%s",
+			    matches ? ", " : "", o->name);
+		matches++;
+	}
+	return matches > 1;
+}
+
 int
 cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
+	char alts[256];
+
 	char spec[64];
 	int c;
 
@@ -258,6 +313,8 @@ cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *lo
 	if (c == '?') {
 		if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
 			cmd_usage(argv[0], "unknown option '-%c'", optopt);
+		else if (ambiguous(longopts, argv[optind - 1], alts, sizeof(alts)))
+			cmd_usage(argv[0], "ambiguous option '%s' (%s)", argv[optind - 1], alts);
 		else
 			cmd_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
 	} else if (c == ':') {

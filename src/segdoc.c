@@ -1,4 +1,5 @@
 /* segdoc.c: X-Ray subsegment documents, built with json-c (see segdoc.h). */
+#include <ctype.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -147,6 +148,62 @@ all_finite(json_object *o)
 	}
 }
 
+/*
+ * Whether the integer of digits d (n of them, after any '-') fits json-c's
+ * integers: from -2^63 to 2^64 - 1. Past that they would be cut to the limit.
+ */
+static int
+integer_fits(const char *d, size_t n, int negative)
+{
+	const char *max = negative ? "9223372036854775808" : "18446744073709551615";
+	size_t mlen = strlen(max);
+
+	return n < mlen || (n == mlen && strncmp(d, max, n) <= 0);
+}
+
+/*
+ * Why json (valid JSON) holds an integer that json-c would not keep as
+ * written: -0 (it keeps 0) or one past 64 bits (it keeps the limit); NULL
+ * if none. Numbers with a fraction or an exponent keep their text.
+ */
+static const char *
+inexact_integer(const char *json)
+{
+	int in_string = 0;
+
+	for (const char *p = json; *p; p++) {
+		if (in_string) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_string = 0;
+			continue;
+		}
+		if (*p == '"') {
+			in_string = 1;
+			continue;
+		}
+		if (*p != '-' && !isdigit((unsigned char)*p))
+			continue;
+		int negative = *p == '-';
+		const char *d = p + negative;
+		size_t n = strspn(d, "0123456789");
+
+		p = d + n - 1;
+		if (d[n] == '.' || d[n] == 'e' || d[n] == 'E') {
+			p = d + n;
+			p += strspn(p + 1, "0123456789.eE+-");
+			continue;
+		}
+		if (negative && n == 1 && d[0] == '0')
+			return "holds -0, which would be sent as 0 (write -0.0)";
+		if (!integer_fits(d, n, negative))
+			return "holds an integer past 64 bits, which would not be sent as written "
+			    "(give it a fraction or an exponent, or quote it)";
+	}
+	return NULL;
+}
+
 const char *
 segdoc_json_error(const char *json)
 {
@@ -161,7 +218,7 @@ segdoc_json_error(const char *json)
 	json_object_put(o);
 	if (deep)
 		return "is nested deeper than " SEGDOC_JSON_DEPTH_TEXT " levels";
-	return ok ? NULL : "is not valid JSON";
+	return ok ? inexact_integer(json) : "is not valid JSON";
 }
 
 int

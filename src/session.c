@@ -44,9 +44,18 @@ static char *
 state_dir_path(void)
 {
 	const char *d = getenv("XRAY_SEG_STATE_DIR"), *tmp = getenv("TMPDIR");
+	char *cwd, *path;
 
-	if (d && *d)
+	if (d && *d && d[0] == '/')
 		return xstrdup(d);
+	/* Relative: to where this call runs, once (exec passes it on absolute). */
+	if (d && *d) {
+		if ((cwd = getcwd(NULL, 0)) == NULL)
+			return xstrdup(d);
+		path = xasprintf("%s/%s", cwd, d);
+		free(cwd);
+		return path;
+	}
 	if (tmp == NULL || tmp[0] != '/')
 		tmp = "/tmp";
 	return xasprintf("%s/xray-seg-%u", tmp, (unsigned)geteuid());
@@ -123,15 +132,33 @@ read_settings(struct session *s)
 		s->service_version = NULL;
 }
 
+/*
+ * Outside Lambda, with no X-Ray header, a caller traced by OpenTelemetry
+ * passes its context as a W3C TRACEPARENT: joined as the same trace, under
+ * its span (X-Ray and W3C ids are the same bits).
+ */
+static const char *
+trace_header(struct session *s)
+{
+	const char *h = getenv("_X_AMZN_TRACE_ID"), *tp = getenv("TRACEPARENT");
+
+	if ((h && *h) || s->lambda || tp == NULL || *tp == '\0')
+		return h;
+	if (tracectx_from_w3c(tp, &s->w3c_header) == 0)
+		return s->w3c_header;
+	warnmsg("%s: TRACEPARENT '%.64s' is not a W3C traceparent; ignored", s->cmd, tp);
+	return h;
+}
+
 void
 session_start_quiet(struct session *s, const char *cmd)
 {
 	memset(s, 0, sizeof(*s));
 	s->cmd = cmd;
-	s->header = getenv("_X_AMZN_TRACE_ID");
+	read_settings(s);
+	s->header = trace_header(s);
 	s->enabled = sdk_enabled();
 	s->st = tracectx_parse(s->header, &s->ctx);
-	read_settings(s);
 	s->recording = s->enabled && s->st == CTX_RECORDING;
 }
 
@@ -200,6 +227,8 @@ void
 session_end(struct session *s)
 {
 	tracectx_free(&s->ctx);
+	free(s->w3c_header);
+	s->w3c_header = NULL;
 	free(s->state_dir);
 	s->state_dir = NULL;
 }
@@ -208,11 +237,11 @@ static void
 warn_state(struct session *s, int e)
 {
 	/* Name the directory that was refused: the state directory, or the trace's in it. */
-	if ((e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR) &&
+	if (state_refused(e) &&
 	    s->ctx.root[0] && state_check(s->state_dir) == 0)
 		warnmsg("%s: trace directory %s/%s %s; not recording", s->cmd, s->state_dir,
 		    s->ctx.root, state_strerror(e));
-	else if (e == ELOOP || e == EPERM || e == EACCES || e == ENOTDIR)
+	else if (state_refused(e))
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));
 	else if (e == ETIMEDOUT)
@@ -229,8 +258,7 @@ open_trace(struct session *s, int flags, struct trace **t)
 {
 	int e;
 
-	if (s->state_dir == NULL)
-		s->state_dir = state_dir_path();
+	session_state_dir(s);
 	/* In Lambda a sandbox runs one invocation, and so one trace, at a time. */
 	if (state_open(s->state_dir, s->ctx.root, flags | (s->lambda ? STATE_SOLE : 0), t) == 0)
 		return 0;
@@ -239,6 +267,14 @@ open_trace(struct session *s, int flags, struct trace **t)
 		warn_state(s, e);
 	errno = e;
 	return -1;
+}
+
+const char *
+session_state_dir(struct session *s)
+{
+	if (s->state_dir == NULL)
+		s->state_dir = state_dir_path();
+	return s->state_dir;
 }
 
 int
@@ -258,8 +294,7 @@ session_first_invocation(struct session *s)
 {
 	int r;
 
-	if (s->state_dir == NULL)
-		s->state_dir = state_dir_path();
+	session_state_dir(s);
 	if ((r = state_first_use(s->state_dir)) < 0)
 		warn_state(s, errno);
 	return r;
@@ -268,8 +303,7 @@ session_first_invocation(struct session *s)
 int
 session_each_trace(struct session *s, int (*fn)(void *, const char *), void *arg)
 {
-	if (s->state_dir == NULL)
-		s->state_dir = state_dir_path();
+	session_state_dir(s);
 	if (state_traces(s->state_dir, fn, arg) == 0 || errno == ENOENT)
 		return 0;
 	warn_state(s, errno);

@@ -22,7 +22,8 @@ struct root_opts {
 
 struct session {
 	const char *cmd;        /* command name, for messages */
-	const char *header;     /* _X_AMZN_TRACE_ID as given, or NULL */
+	const char *header;     /* _X_AMZN_TRACE_ID as given (or from TRACEPARENT), or NULL */
+	char *w3c_header;       /* owned: the header made from TRACEPARENT, or NULL */
 	enum ctx_state st;
 	struct tracectx ctx;
 	int enabled;            /* AWS_XRAY_SDK_ENABLED is not false */
@@ -85,6 +86,9 @@ int session_transport(const char *v, enum transport *t);
 int session_rate(const char *v, double *rate);
 
 void session_end(struct session *s);
+
+/* The state directory, as an absolute path when XRAY_SEG_STATE_DIR is relative. */
+const char *session_state_dir(struct session *s);
 
 /*
  * Open this trace's state, locked (create: make it if absent). On failure

@@ -46,9 +46,9 @@ state_strerror(int err)
 	switch (err) {
 	case ELOOP:
 		return "is a symbolic link";
-	case EPERM:
+	case STATE_NOT_OWNED:
 		return "is owned by another user";
-	case EACCES:
+	case STATE_NOT_PRIVATE:
 		return "is accessible to other users (must be mode 0700)";
 	case ENOTDIR:
 		return "is not a directory";
@@ -80,11 +80,11 @@ open_private_dir(int at, const char *name, int create)
 	if (fstat(fd, &st) < 0)
 		goto bad;
 	if (st.st_uid != geteuid()) {
-		errno = EPERM;
+		errno = STATE_NOT_OWNED;
 		goto bad;
 	}
 	if (st.st_mode & 077) {
-		errno = EACCES;
+		errno = STATE_NOT_PRIVATE;
 		goto bad;
 	}
 	return fd;
@@ -175,6 +175,93 @@ count_contents(int fd, struct contents *c, int stop_at_first)
  * sole, a new trace means this one is over as soon as nothing in it is open
  * or kept.
  */
+/* A live exec's mark: "<id>.live", holding its pid (see state_live). */
+#define LIVE_SUFFIX ".live"
+
+/* When the system booted, in seconds since the epoch; 0 if unknown. */
+static long long
+boot_time(void)
+{
+	char line[128];
+	long long btime = 0;
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (f == NULL)
+		return 0;
+	while (btime == 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &btime) != 1)
+			btime = 0;
+	fclose(f);
+	return btime;
+}
+
+/*
+ * Whether process pid is running and started no later than since (epoch
+ * seconds): the process that wrote a mark then, not a later one given its
+ * pid. An unreadable start counts as running: keeping state is the safe side.
+ */
+static int
+running_since(long pid, time_t since)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start;
+	long long btime;
+	ssize_t n;
+	int fd;
+
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	/* Field 22, the start in clock ticks after boot, counted from the state (field 3). */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+	    "%*d %llu", &start) != 1 || (btime = boot_time()) == 0)
+		return 1;
+	/* A tick of slack: the start is rounded down to one. */
+	return btime + (long long)(start / (unsigned long long)sysconf(_SC_CLK_TCK)) <=
+	    (long long)since + 1;
+}
+
+static int
+live_mark(int fd, const char *name)
+{
+	char buf[32];
+	struct stat st;
+	ssize_t n;
+	long pid;
+	int mfd;
+
+	if (!ends_with(name, LIVE_SUFFIX) ||
+	    (mfd = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	n = fstat(mfd, &st) == 0 ? read(mfd, buf, sizeof(buf) - 1) : -1;
+	close(mfd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 && running_since(pid, st.st_mtime);
+}
+
+/* Whether a running exec still owns something in trace directory fd. */
+static int
+owned(int fd)
+{
+	DIR *d;
+	struct dirent *e;
+	int live = 0;
+
+	if ((d = dir_stream(fd)) == NULL)
+		return 1;
+	while (!live && (e = readdir(d)) != NULL)
+		live = live_mark(fd, e->d_name);
+	closedir(d);
+	return live;
+}
+
 static void
 sweep_one(int rootfd, const char *name, time_t now, int sole)
 {
@@ -192,8 +279,8 @@ sweep_one(int rootfd, const char *name, time_t now, int sole)
 	lfd = openat(fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
 		count_contents(fd, &c, 0);
-		if ((c.done == 0 && !c.root && (stale || c.open == 0)) ||
-		    st.st_mtime <= now - STATE_KEEP_SECONDS) {
+		if (((c.done == 0 && !c.root && (stale || c.open == 0)) ||
+		    st.st_mtime <= now - STATE_KEEP_SECONDS) && !owned(fd)) {
 			if (c.done > 0)
 				warnmsg("dropping %zu undelivered document%s of trace %s, kept for over "
 				    "a day", c.done, c.done == 1 ? "" : "s", name);
@@ -488,6 +575,34 @@ state_relock(struct trace *t)
 		return -1;
 	t->locked = 1;
 	return 0;
+}
+
+int
+state_live(struct trace *t, const char *id)
+{
+	char name[ID_LEN + sizeof(LIVE_SUFFIX)], pid[24];
+
+	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	return state_put(t, name, pid, strlen(pid), 0);
+}
+
+int
+state_is_live(struct trace *t, const char *id)
+{
+	char name[ID_LEN + sizeof(LIVE_SUFFIX)];
+
+	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	return state_has(t, name);
+}
+
+void
+state_unlive(struct trace *t, const char *id)
+{
+	char name[ID_LEN + sizeof(LIVE_SUFFIX)];
+
+	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	unlinkat(t->dirfd, name, 0);
 }
 
 void

@@ -21,6 +21,14 @@
 
 struct trace;
 
+/* state_open's refusals of a directory that is not private, beside ELOOP and ENOTDIR. */
+#define STATE_NOT_OWNED 1001   /* owned by another user */
+#define STATE_NOT_PRIVATE 1002 /* group or others have access */
+
+/* Whether errno value err is a refusal of a directory that is not private. */
+#define state_refused(err) \
+	((err) == ELOOP || (err) == ENOTDIR || (err) == STATE_NOT_OWNED || (err) == STATE_NOT_PRIVATE)
+
 /* state_open's flags. */
 enum {
 	STATE_CREATE = 1, /* make the trace's state if it has none */
@@ -39,9 +47,10 @@ enum {
  * Open the state of trace root under the state directory dir, locked. A
  * trace that state_open makes sweeps the others: those untouched for too
  * long and, with STATE_SOLE, those with nothing open or kept. -1 with errno:
- * ENOENT (no state and no STATE_CREATE), ELOOP, ENOTDIR, EPERM, EACCES for a
- * state directory that is refused, ETIMEDOUT when with STATE_QUICK the lock
- * stayed taken.
+ * ENOENT (no state and no STATE_CREATE); ELOOP, ENOTDIR, STATE_NOT_OWNED or
+ * STATE_NOT_PRIVATE for a directory that is refused (state_refused); the
+ * system's own errors (EACCES: no permission); ETIMEDOUT when the lock stayed
+ * taken (see STATE_QUICK_MS, STATE_HOLD_MS).
  */
 int state_open(const char *dir, const char *root, int flags, struct trace **out);
 
@@ -130,6 +139,15 @@ int state_set_del(struct trace *t, const char *name);
 #define STATE_CLAIM_SECONDS (5 * 60)
 
 void state_claim_name(char out[STATE_CLAIM_LEN + 1], const char *id);
+
+/*
+ * Mark open subsegment id as owned by this running process (exec, while its
+ * command runs): the sweep leaves a trace with a live owner alone, however
+ * old. The mark holds the pid; its time tells a reused pid from the owner.
+ */
+int state_live(struct trace *t, const char *id);
+int state_is_live(struct trace *t, const char *id);
+void state_unlive(struct trace *t, const char *id);
 
 /* Claim kept document id ("<id>.done"): 0, or -1 with errno (ENOENT: another has it). */
 int state_claim(struct trace *t, const char *id);

@@ -166,6 +166,15 @@ subseg_target(struct session *s, struct trace *t, const char *given, int fallbac
 	return -1;
 }
 
+int
+subseg_is_open(struct trace *t, const char *id)
+{
+	char f[FILE_NAME_LEN];
+
+	file_name(f, id, "open");
+	return state_has(t, f);
+}
+
 struct segdoc *
 subseg_load(struct session *s, struct trace *t, const char *id)
 {
@@ -476,7 +485,12 @@ subseg_end(struct session *s, struct trace *t, const char *id, const struct seg_
 			claim_all_kept(s, t);
 		outbox_new(s, t, id, open, text, len);
 	}
-	/* Stored (claimed or kept) first, forgotten after: a call killed between loses nothing. */
+	/*
+	 * Stored (claimed or kept) first, forgotten after: a call killed between
+	 * loses nothing. An exec's mark goes first, as a killed exec may have
+	 * left it: a mark without its subsegment would never go.
+	 */
+	state_unlive(t, id);
 	state_del(t, open);
 	/* The segment of a trace started here ends the trace. */
 	if (segdoc_is_segment(d)) {

@@ -36,6 +36,9 @@ int subseg_begin(struct session *s, struct trace *t, const char *id, const char 
 int subseg_target(struct session *s, struct trace *t, const char *given, int fallback,
     char id[ID_LEN + 1]);
 
+/* Whether subsegment id is open in t. */
+int subseg_is_open(struct trace *t, const char *id);
+
 /* The open subsegment id, or NULL (said on stderr). */
 struct segdoc *subseg_load(struct session *s, struct trace *t, const char *id);
 

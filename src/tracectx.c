@@ -170,10 +170,19 @@ tracectx_normal(const struct tracectx *c)
 int
 tracectx_from_w3c(const char *tp, char **header)
 {
-	/* version "00", 32 hex trace id, 16 hex parent id, 2 hex flags */
-	if (tp == NULL || strlen(tp) < 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' ||
-	    tp[52] != '-' || (tp[55] != '\0' && tp[55] != '-') ||
-	    !is_hex_span(tp + 3, 32) || !is_hex_span(tp + 36, 16) || !is_hex_span(tp + 53, 2))
+	size_t len = tp ? strlen(tp) : 0;
+
+	/*
+	 * "vv-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", lowercase.
+	 * Version 00 is exactly that; a later one (not ff) is read by those
+	 * four fields, whatever it adds after a further '-' (W3C Trace
+	 * Context, "Versioning of traceparent").
+	 */
+	if (len < 55 || !is_hex_span(tp, 2) || strncmp(tp, "ff", 2) == 0 || tp[2] != '-' ||
+	    tp[35] != '-' || tp[52] != '-' || !is_hex_span(tp + 3, 32) ||
+	    !is_hex_span(tp + 36, 16) || !is_hex_span(tp + 53, 2))
+		return -1;
+	if (strncmp(tp, "00", 2) == 0 ? len != 55 : len > 55 && tp[55] != '-')
 		return -1;
 	if (strspn(tp + 3, "0") >= 32 || strspn(tp + 36, "0") >= 16)
 		return -1; /* all zeros is invalid in W3C */

@@ -39,8 +39,9 @@ char *tracectx_traceparent(const struct tracectx *c, const char *parent);
 char *tracectx_normal(const struct tracectx *c);
 
 /*
- * The X-Ray header of W3C traceparent tp (version 00): 0, or -1 if tp is not
- * one. *header is the caller's to free.
+ * The X-Ray header of W3C traceparent tp (version 00, or a later one by its
+ * first four fields): 0, or -1 if tp is not one. *header is the caller's to
+ * free.
  */
 int tracectx_from_w3c(const char *tp, char **header);
 

@@ -518,6 +518,10 @@ check_cases() {
 	# v2 exits 254 on a service error
 	FAKE_AWS_ERROR=ThrottlingException FAKE_AWS_MESSAGE='Rate exceeded' FAKE_AWS_EXIT=254 ax 254 -- aws dynamodb get-item --table-name T
 	case_add '{"error":true,"throttle":true,"exc":[{"type":"ThrottlingException","message":"Rate exceeded","remote":true}],"exit":254}'
+	# after botocore's retries, the message still starts after the operation's part (issue 14)
+	FAKE_AWS_STDERR=$'\nAn error occurred (ThrottlingException) when calling the GetItem operation (reached max retries: 4): Rate exceeded\n' \
+		FAKE_AWS_EXIT=255 ax 255 -- aws dynamodb get-item --table-name T
+	case_add '{"error":true,"throttle":true,"exc":[{"type":"ThrottlingException","message":"Rate exceeded","remote":true}],"exit":255}'
 	check_cases "$OUTCOME_VIEW"
 }
 

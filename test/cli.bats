@@ -6,7 +6,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-COMMANDS=(begin end annotate metadata send exec header context guard exception errtrap listen help)
+COMMANDS=(begin end annotate metadata send status exec header context guard exception errtrap listen help)
 
 # The synopsis lines of the contract, and each command's long options.
 declare -gA SYNOPSIS=(
@@ -15,6 +15,7 @@ declare -gA SYNOPSIS=(
 	[annotate]='xray-seg annotate [--id ID] [--number | --bool] [--strict] KEY VALUE'
 	[metadata]='xray-seg metadata [--id ID] [--namespace NS] [--strict] KEY JSON'
 	[send]='xray-seg send [--all] [--transport T]'
+	[status]='xray-seg status [--all]'
 	[exec]='xray-seg exec [--name NAME] [--namespace aws|remote] [--aws | --no-aws] [--in-progress] [--trace-id-from S] [--sample-rate R] [--service-version V] [--transport T] [--strict] [--] CMD [ARG...]'
 	[header]='xray-seg header'
 	[context]='xray-seg context [--from-headers FILE | --from-env]'
@@ -30,6 +31,7 @@ declare -gA OPTIONS=(
 	[annotate]='--bool --help --id --number --strict'
 	[metadata]='--help --id --namespace --strict'
 	[send]='--all --help --transport'
+	[status]='--all --help'
 	[exec]='--aws --help --in-progress --name --namespace --no-aws --sample-rate --service-version --strict --trace-id-from --transport'
 	[header]='--help'
 	[context]='--from-env --from-headers --help'
@@ -165,6 +167,17 @@ check_command_help() {
 	done
 	expect_usage begin -z name
 	expect_usage end --errors
+}
+
+@test "an ambiguous abbreviation is called ambiguous, naming the options it could be; a unique one works (issue 14)" {
+	run -2 --separate-stderr xs exec --nam x -- true
+	assert_output ''
+	assert_one_line_stderr "xray-seg: exec: ambiguous option '--nam' (--name, --namespace)"
+	lambda_ctx
+	run -0 --separate-stderr xs exec --names=remote -- true
+	assert_stderr_empty
+	wait_docs 1
+	assert_doc true .namespace remote
 }
 
 @test "missing operands and option arguments are usage errors" {

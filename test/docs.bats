@@ -311,7 +311,7 @@ report() {
 
 @test "man: FILES names the state directory and its files" {
 	local f missing=()
-	for f in xray-seg- /lock .open .done .sending /stack.; do
+	for f in xray-seg- /lock .open .done .sending .live /stack.; do
 		man_section FILES | grep -Fq -- "$f" || missing+=("$f")
 	done
 	report "FILES does not mention" "${missing[@]}"

@@ -263,3 +263,55 @@ bats_require_minimum_version 1.5.0
 	wait_docs 5
 	assert_doc forgotten '[.fault, .cause]' '[null,null]'
 }
+
+# long_exec NAME: start `exec --name NAME` in the background, its command
+# waiting for $BATS_TEST_TMPDIR/go; returns once it runs (EXEC_PID set).
+long_exec() {
+	local n
+	# (the command gives up by itself after 30 s, should the test fail first)
+	xs exec --name "$1" -- sh -c 'touch "$1/running"; n=0
+		while [ ! -e "$1/go" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done' sh \
+		"$BATS_TEST_TMPDIR" 2>"$BATS_TEST_TMPDIR/exec.err" &
+	EXEC_PID=$!
+	reap_later "$EXEC_PID"
+	for ((n = 0; n < 1000; n++)); do
+		[[ -e $BATS_TEST_TMPDIR/running ]] && return 0
+		_nap 0.01
+	done
+	xs_die "the command of exec did not start: $(cat "$BATS_TEST_TMPDIR/exec.err")"
+}
+
+@test "a long exec is never swept as stale: another trace's sweep leaves it, and it is sent (issue 14)" {
+	lambda_ctx
+	local mine=$ROOT
+	long_exec long-job
+	# Nothing touched the trace for 16 minutes, as far as its directory says.
+	touch -d '16 minutes ago' "$(trace_dir "$mine")"
+	lambda_ctx # a new trace: its first call sweeps the others
+	xs_ok begin other >/dev/null
+	xs_ok end
+	[[ -d $(trace_dir "$mine") ]] || xs_die "the running exec's trace was swept"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$EXEC_PID"
+	[[ ! -s $BATS_TEST_TMPDIR/exec.err ]] || xs_die "exec warned: $(cat "$BATS_TEST_TMPDIR/exec.err")"
+	wait_docs 2
+	assert_doc long-job .trace_id "$mine"
+	# once it is over, the trace is stale again like any other
+	[[ ! -e $(trace_dir "$mine")/lock || -z $(find "$(trace_dir "$mine")" -name '*.live') ]] ||
+		xs_die "the live mark is left: $(ls "$(trace_dir "$mine")")"
+}
+
+@test "state removed while exec's command runs: the subsegment is still sent, with one warning (issue 14)" {
+	lambda_ctx
+	long_exec orphan
+	rm -rf "$(trace_dir)"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$EXEC_PID"
+	run cat "$BATS_TEST_TMPDIR/exec.err"
+	[[ $output == *"xray-seg: warning: exec: the state of subsegment "*" was removed while its command ran"* ]] ||
+		xs_die "expected one warning: $output"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/exec.err")" = 1 ]
+	wait_docs 1
+	assert_doc orphan .parent_id "$PARENT"
+	assert_doc orphan '.end_time > .start_time' true
+}

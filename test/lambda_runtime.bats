@@ -882,6 +882,28 @@ XRAY_SEG_DEADLINE_MS (unset)"
 	float_ok "$(dget t3 .start_time) - $s.123456 < 0.0000005 && $s.123456 - $(dget t3 .start_time) < 0.0000005"
 }
 
+@test "--start-time/--end-time: microseconds, nanoseconds (date +%s%N) and RFC 3339 with a zone (issue 14)" {
+	lambda_ctx
+	local s=$((EPOCHSECONDS - 100)) iso
+	iso=$(date -u -d "@$s" +%Y-%m-%dT%H:%M:%S)
+	local -a forms=("${s}123456" "${s}123456789" "$iso.25Z" "${iso}z" "$(date -d "@$s" +%Y-%m-%dT%H:%M:%S.125+00:00)"
+		"$(TZ=Etc/GMT-2 date -d "@$s" '+%Y-%m-%d %H:%M:%S+02:00')")
+	local -a want=("$s.123456" "$s.123456" "$s.25" "$s" "$s.125" "$s")
+	for n in "${!forms[@]}"; do
+		xs_ok begin --start-time "${forms[n]}" "t$n" >/dev/null
+		xs_quiet end --end-time "$((s + 200))"
+	done
+	wait_docs ${#forms[@]}
+	for n in "${!forms[@]}"; do
+		float_ok "$(dget "t$n" .start_time) == ${want[n]}"
+	done
+	# without a zone, with a short field, or a sign where a digit goes: usage errors
+	for v in "$iso" "$iso.5" "${iso}+2:00" "${iso}Zx" " ${iso}Z" "${iso:0:5}+1${iso:7}Z" "${s}12345678901"; do
+		run --separate-stderr xs begin --start-time "$v" bad
+		((status == 2)) || xs_die "--start-time '$v' was taken: exit $status"
+	done
+}
+
 @test "--start-time/--end-time: anything else, before 2000 and more than a day ahead are usage errors" {
 	lambda_ctx
 	now=$EPOCHSECONDS
@@ -1038,6 +1060,26 @@ assert_no_state_dirs() {
 	assert_datagrams 2
 }
 
+@test "exception MESSAGE and end --cause from @FILE and stdin, without the trailing newline; unreadable: a warning (issue 14)" {
+	lambda_ctx
+	printf 'make: *** [all] Error 2\nsee build.log\n\n' >"$BATS_TEST_TMPDIR/err.txt"
+	xs_ok begin work >/dev/null
+	xs_quiet exception "@$BATS_TEST_TMPDIR/err.txt"
+	printf 'from stdin\n' | xs_quiet exception -
+	run -0 --separate-stderr xs exception "@$BATS_TEST_TMPDIR/missing.txt"
+	assert_warning
+	[[ $stderr == *"cannot read MESSAGE from $BATS_TEST_TMPDIR/missing.txt: No such file or directory"* ]] ||
+		xs_die "$stderr"
+	printf 'timed out\n' | xs_quiet end --cause -
+	xs_ok begin other >/dev/null
+	run -0 --separate-stderr xs end --cause "@$BATS_TEST_TMPDIR/missing.txt" --error
+	assert_warning
+	wait_docs 2
+	assert_doc work '[.cause.exceptions[].message]' '["make: *** [all] Error 2\nsee build.log","from stdin","timed out"]'
+	# the subsegment ends all the same, without the cause it could not read
+	assert_doc other '[.error, has("cause")]' '[true,false]'
+}
+
 @test "exception: usage errors" {
 	lambda_ctx
 	xs_ok begin work >/dev/null
@@ -1103,6 +1145,29 @@ assert_no_state_dirs() {
 		         {path: $m, line: 8, label: "main"}]},
 		{message: "sh -c '"'exit 3'"' exited with status 3", type: "CommandFailed",
 		 stack: [{path: $m, line: 9, label: "main"}]}]')"
+}
+
+@test "errtrap: a later failure of the same command one level up is its own; a propagated one is not; a pipeline is named as one (issue 14)" {
+	lambda_ctx
+	cat >"$D/twice.sh" <<-'EOF'
+		eval "$(xray-seg errtrap)"
+		set -E
+		xray-seg begin errs >/dev/null
+		inner() { false; true; }; outer() { inner; false; }
+		outer
+		f2() { false; }; g2() { f2; }; h2() { g2; }
+		h2
+		set -o pipefail; false | cat
+		xray-seg end
+	EOF
+	run -0 --separate-stderr bash "$D/twice.sh"
+	assert_stderr_empty
+	wait_docs 1
+	assert_doc_json errs '[.cause.exceptions[] | {message, labels: [.stack[].label]}]' '[
+		{"message": "false exited with status 1", "labels": ["inner", "outer", "main"]},
+		{"message": "false exited with status 1", "labels": ["outer", "main"]},
+		{"message": "false exited with status 1", "labels": ["f2", "g2", "h2", "main"]},
+		{"message": "pipeline ending in '"'cat'"' exited with status 1 (PIPESTATUS 1 0)", "labels": ["main"]}]'
 }
 
 @test "errtrap: under set -e the first failure is recorded once and the script stops with its status" {

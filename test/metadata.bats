@@ -166,6 +166,25 @@ bats_require_minimum_version 1.5.0
 	assert_doc handler '.metadata.default | has("missing") or has("bad")' false
 }
 
+@test "numbers are sent as written, or refused: -0 and integers past 64 bits are usage errors (issue 14)" {
+	lambda_ctx
+	local v
+	xs_ok begin nums >/dev/null
+	for v in -0 '[1,-0]' '{"a":{"b":-0}}' -9223372036854775809 18446744073709551616 123456789012345678901234567890; do
+		run -2 --separate-stderr xs metadata bad "$v"
+		assert_usage_error
+	done
+	xs_ok metadata edges '[-9223372036854775808,18446744073709551615,-0.0,1.5e2,1E2,-1e-7,"-0",0]'
+	xs_ok end
+	wait_docs 1
+	# the datagram itself, not jq's reading of it (jq turns numbers into doubles)
+	local raw
+	raw=$(jq -r '.raw' "$(sink_capture main)")
+	[[ $raw == *'"edges":[-9223372036854775808,18446744073709551615,-0.0,1.5e2,1E2,-1e-7,"-0",0]'* ]] ||
+		xs_die "numbers changed on the way: $raw"
+	assert_doc nums '.metadata.default | keys' '["edges"]'
+}
+
 @test "JSON nested 64 deep is kept and sent; 65 deep is refused at metadata, not lost later (issue 14)" {
 	lambda_ctx
 	local id deep64 deep65

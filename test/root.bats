@@ -697,3 +697,80 @@ check_exports() {
 	[ "$(<"$D/after")" = unset ]
 	assert_no_state
 }
+
+@test "a W3C TRACEPARENT with no X-Ray header is joined: Root, Parent and Sampled from it, both headers to the child, TRACESTATE passed on (issue 14)" {
+	export TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 TRACESTATE=vendor=opaque
+	run -0 --separate-stderr xs exec --name joined -- sh -c 'printf "%s\n" "$_X_AMZN_TRACE_ID" "$TRACEPARENT" "$TRACESTATE"'
+	assert_stderr_empty
+	wait_segs 1
+	id=$(dget joined .id)
+	assert_doc joined .trace_id 1-4bf92f35-77b34da6a3ce929d0e0e4736
+	assert_doc joined .parent_id 00f067aa0ba902b7
+	assert_doc joined .type subsegment
+	assert_line --index 0 "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=$id;Sampled=1"
+	assert_line --index 1 "00-4bf92f3577b34da6a3ce929d0e0e4736-$id-01"
+	assert_line --index 2 vendor=opaque
+	# a later version is read by its first four fields; its flags 00 mean not sampled
+	export TRACEPARENT=01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-later
+	run -0 --separate-stderr xs exec --name unsampled -- sh -c 'printf "%s\n" "$_X_AMZN_TRACE_ID"'
+	assert_stderr_empty
+	assert_output "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=0"
+	# an X-Ray header wins over it
+	export _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	xs_ok exec --name xray -- true
+	wait_segs 2
+	assert_doc xray .trace_id 1-5759e988-bd862e3fe1be46a994272793
+}
+
+@test "a TRACEPARENT that is not W3C (version 00 with more, ff, upper case): one warning, a trace of its own" {
+	local tp
+	for tp in 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra \
+		ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 \
+		00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01; do
+		TRACEPARENT=$tp run -0 --separate-stderr xs exec --name own -- true
+		assert_warning
+		[[ $stderr == *"TRACEPARENT '${tp:0:64}' is not a W3C traceparent; ignored"* ]] || xs_die "$stderr"
+	done
+	wait_segs 3
+	[ "$(dq '[.[] | select(.trace_id == "1-4bf92f35-77b34da6a3ce929d0e0e4736")] | length')" = 0 ]
+	[ "$(dq '[.[] | select(has("parent_id"))] | length')" = 0 ]
+}
+
+# github_step CMD...: run CMD as a later step of a GitHub Actions job would: a
+# shell of its own with the variables of $GITHUB_ENV (a later line wins).
+github_step() {
+	(
+		while IFS= read -r line; do
+			export "${line%%=*}=${line#*=}"
+		done <"$GITHUB_ENV"
+		"$@"
+	)
+}
+
+@test "--export=github: begin puts the context in \$GITHUB_ENV for later steps, end takes it out (issue 14)" {
+	export GITHUB_ENV=$D/github_env
+	: >"$GITHUB_ENV"
+	run -0 --separate-stderr xs begin --export=github job
+	assert_output ''
+	assert_stderr_empty
+	github_step xs_ok exec --name step1 -- true
+	github_step xs_ok exec --name step2 -- sh -c 'xray-seg annotate stage test'
+	run -0 --separate-stderr github_step xs end --export=github
+	assert_output ''
+	assert_stderr_empty
+	wait_segs 3
+	job=$(dget job .id)
+	assert_doc step1 .parent_id "$job"
+	assert_doc step2 .parent_id "$job"
+	assert_doc step2 .annotations.stage test
+	[ "$(sed -n 1p "$GITHUB_ENV")" = "_X_AMZN_TRACE_ID=Root=$(dget job .trace_id);Parent=$job;Sampled=1" ]
+	[ "$(tail -n 2 "$GITHUB_ENV")" = $'_X_AMZN_TRACE_ID=\nTRACEPARENT=' ]
+	assert_no_state
+	# outside a step: one warning, nothing begun; a format it does not know is a usage error
+	unset GITHUB_ENV
+	run -0 --separate-stderr xs begin --export=github orphan
+	assert_warning
+	assert_no_state
+	run -2 --separate-stderr xs begin --export=csh x
+	assert_usage_error
+}

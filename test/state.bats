@@ -88,6 +88,39 @@ refused() {
 	done
 }
 
+@test "a state directory this user may not enter: the system's words, not a refusal for its mode (issue 14)" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run the call as another user"
+	lambda_ctx
+	local pub bin
+	# (the test's own directory is root's alone: the binary goes where nobody can run it)
+	pub=$(mktemp -d /tmp/xs-pub.XXXXXX)
+	bin=$pub/xray-seg
+	chmod 0755 "$pub" && cp "$XRAY_SEG" "$bin" && chmod 0755 "$bin"
+	mkdir -p "$BATS_TEST_TMPDIR/closed/state"
+	chmod 0700 "$BATS_TEST_TMPDIR/closed/state"
+	# nobody reaches the binary by a public path, and the state directory not at all
+	run -0 --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env XRAY_SEG_STATE_DIR="$BATS_TEST_TMPDIR/closed/state" "$bin" begin denied
+	[[ $stderr == *"cannot keep state in $BATS_TEST_TMPDIR/closed/state: Permission denied; not recording"* ]] ||
+		xs_die "$stderr"
+	[[ $(wc -l <<<"$stderr") == 1 ]] || xs_die "more than one line: $stderr"
+	rm -rf "$pub"
+}
+
+@test "a relative XRAY_SEG_STATE_DIR: exec's command finds the same state after a cd (issue 14)" {
+	lambda_ctx
+	mkdir -p "$BATS_TEST_TMPDIR/work/sub"
+	cd "$BATS_TEST_TMPDIR/work"
+	export XRAY_SEG_STATE_DIR=rel-state
+	run -0 --separate-stderr xs exec --name outer -- sh -c \
+		'cd sub && xray-seg begin inner >/dev/null && xray-seg end && printf %s "$XRAY_SEG_STATE_DIR"'
+	assert_stderr_empty
+	assert_output "$BATS_TEST_TMPDIR/work/rel-state"
+	wait_docs 2
+	assert_doc inner .parent_id "$(dget outer .id)"
+	[[ ! -e sub/rel-state ]] || xs_die "the state was split into sub/rel-state"
+}
+
 @test "a state path that is not a directory is refused and left alone" {
 	lambda_ctx
 	printf 'precious\n' >"$XRAY_SEG_STATE_DIR"
@@ -231,4 +264,33 @@ $bad"
 	[ "$(dq --arg b "$batch" 'map(select(.name != "batch" and .parent_id != $b)) | length')" = 0 ]
 	assert_doc batch .parent_id "$PARENT"
 	assert_trace_gone
+}
+
+@test "status lists what is open and kept, a line each; --all every trace; it changes nothing (issue 14)" {
+	lambda_ctx
+	local outer inner mine=$ROOT
+	outer=$(xs_ok begin outer)
+	inner=$(xs_ok begin 'inner step')
+	# a finished document the daemon did not take: kept
+	AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:1 xs end 2>/dev/null
+	# (the lock file is bookkeeping: every call that takes the lock writes its pid there)
+	before=$(cd "$XRAY_SEG_STATE_DIR" && find . ! -name lock -printf '%p %s %T@\n' | sort)
+	run -0 --separate-stderr xs status
+	assert_stderr_empty
+	[ "${#lines[@]}" = 2 ] || xs_die "expected 2 lines: $output"
+	[[ $output =~ (^|$'\n')"$mine $outer open "[0-9]+\.[0-9]s" outer"($'\n'|$) ]] || xs_die "$output"
+	[[ $output =~ (^|$'\n')"$mine $inner kept "[0-9]+\.[0-9]s" inner step"($'\n'|$) ]] || xs_die "$output"
+	[ "$(cd "$XRAY_SEG_STATE_DIR" && find . ! -name lock -printf '%p %s %T@\n' | sort)" = "$before" ] ||
+		xs_die "status changed the state"
+	# another trace: status shows only the current one, --all both
+	lambda_ctx
+	xs_ok begin other >/dev/null
+	run -0 --separate-stderr xs status
+	[[ $output == "$ROOT "*" open "*" other" ]] || xs_die "$output"
+	unset _X_AMZN_TRACE_ID
+	run -0 --separate-stderr xs status --all
+	assert_stderr_empty
+	[ "${#lines[@]}" = 3 ] || xs_die "expected 3 lines: $output"
+	run -2 --separate-stderr xs status extra
+	assert_usage_error
 }

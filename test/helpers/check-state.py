@@ -12,6 +12,7 @@ documented layout (xray-seg(1), FILES):
     (state_mark_first in src/state.c);
   - in a trace directory: only "lock", "root", "stack.<id>", "<id>.open",
     "<id>.done", "<id>.<pid>.sending" (a document claimed by a call that sends it),
+    "<id>.live" (the pid of the exec that runs inside <id>),
     "set.annotations" and at most N temp files ".tmp.<name>" (state_put in
     src/state.c); anything else is reported.
     A call killed between writing a temp file and renaming it may leave one,
@@ -35,6 +36,7 @@ import sys
 ROOT_RE = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 ID = r"[0-9a-f]{16}"
 DOC_RE = re.compile(r"^(%s)\.(open|done|[1-9][0-9]*\.sending)$" % ID)
+LIVE_RE = re.compile(r"^%s\.live$" % ID)
 STACK_RE = re.compile(r"^stack\.%s$" % ID)
 LINE_RE = re.compile(rb"^[0-9a-f]{16}$")
 KEY_RE = re.compile(rb"^[A-Za-z0-9_]{1,500}$")
@@ -77,6 +79,12 @@ def check_trace(path, root, problems, limit):
             if not all(KEY_RE.match(l) for l in lines[:-1]) or \
                     (lines[-1] and not KEY_RE.match(lines[-1])):
                 problems.append("annotation key set with a bad line: %s %s" % (p, show(data)))
+            continue
+        if LIVE_RE.match(name):
+            with open(p, "rb") as f:
+                data = f.read()
+            if not re.match(rb"^[1-9][0-9]*\n$", data):
+                problems.append("live mark is not a pid line: %s %s" % (p, show(data)))
             continue
         if STACK_RE.match(name):
             with open(p, "rb") as f:
