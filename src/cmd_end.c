@@ -12,7 +12,7 @@
 #include "subseg.h"
 #include "util.h"
 
-/* Open subsegments begun inside one that end ends with it, at most. */
+/* Open subsegments begun inside one that end ends with it, a batch. */
 #define INSIDE_MAX 64
 
 struct end_opts {
@@ -117,14 +117,21 @@ parse_end(int argc, char **argv, struct seg_end *e, struct end_opts *o)
 static void
 end_inside(struct session *s, struct trace *t, const char *id, const char *end_time)
 {
-	char inside[INSIDE_MAX][ID_LEN + 1];
-	size_t n = t ? state_above(t, s->ctx.parent, id, inside, INSIDE_MAX) : 0;
+	char inside[INSIDE_MAX][ID_LEN + 1], last[ID_LEN + 1] = "";
+	size_t n = INSIDE_MAX;
 	struct seg_end e;
 
 	memset(&e, 0, sizeof(e));
 	snprintf(e.end_time, sizeof(e.end_time), "%s", end_time);
-	for (size_t i = 0; i < n; i++)
-		subseg_end(s, t, inside[i], &e);
+	/* In batches, until none is left, or one that cannot be ended comes back. */
+	while (t && n == INSIDE_MAX) {
+		n = state_above(t, s->ctx.parent, id, inside, INSIDE_MAX);
+		if (n == 0 || strcmp(inside[0], last) == 0)
+			break;
+		memcpy(last, inside[0], sizeof(last));
+		for (size_t i = 0; i < n; i++)
+			subseg_end(s, t, inside[i], &e);
+	}
 }
 
 /*

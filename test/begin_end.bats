@@ -404,6 +404,21 @@ $(grep -Eo '"(start|end)_time":[0-9.eE+-]+' <<<"$bad" | grep -Ev ':[0-9]{10}\.[0
 	[ -n "$b" ]
 }
 
+@test "end --inside ends every level, past a batch of 64: 100 nested, 101 sent, none left open (issue 15)" {
+	lambda_ctx
+	local h i
+	h=$(xs_ok begin handler)
+	for ((i = 1; i <= 100; i++)); do
+		xs_bare begin "i$i" >/dev/null
+	done
+	run -0 --separate-stderr xs end --inside "$h"
+	assert_stderr_empty
+	wait_docs 101
+	assert_doc i100 .parent_id "$(dget i99 .id)"
+	assert_doc i1 .parent_id "$h"
+	assert_no_state
+}
+
 @test "end --inside ID leaves alone what is open outside it" {
 	lambda_ctx
 	outer=$(xs begin outer)
