@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -143,23 +144,70 @@ load_curl(struct curlapi *c, char *why, size_t len)
 	return 0;
 }
 
-/* Endpoint: AWS_ENDPOINT_URL_XRAY, then AWS_ENDPOINT_URL, then the region's own. */
-static char *
-endpoint(const char *region)
+/* Whether url is an http or https URL: no other scheme of libcurl's is ever used. */
+static int
+web_url(const char *url)
 {
-	const char *e = NULL, *ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Whether s holds a control character: it would end a header line, or worse. */
+static int
+has_control(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * Endpoint: AWS_ENDPOINT_URL_XRAY, then AWS_ENDPOINT_URL, then the region's
+ * own; NULL (why says so) for one that is not http or https, before libcurl
+ * could take it (it speaks ftp, ldap, gopher... with the credentials too).
+ */
+static char *
+endpoint(const char *region, char *why, size_t len)
+{
+	const char *e = NULL, *var = NULL, *ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	size_t n;
 
 	if (ignore == NULL || strcmp(ignore, "true") != 0)
-		e = env("AWS_ENDPOINT_URL_XRAY") ? env("AWS_ENDPOINT_URL_XRAY") :
-		    env("AWS_ENDPOINT_URL");
+		e = env(var = "AWS_ENDPOINT_URL_XRAY") ? env(var) : env(var = "AWS_ENDPOINT_URL");
 	if (e == NULL)
 		return xasprintf("https://xray.%s.amazonaws.com%s/TraceSegments", region,
 		    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+	if (!web_url(e) || has_control(e)) {
+		snprintf(why, len, "%s is not an http or https URL", var);
+		return NULL;
+	}
 	n = strlen(e);
 	while (n > 0 && e[n - 1] == '/')
 		n--;
 	return xasprintf("%.*s/TraceSegments", (int)n, e);
+}
+
+/* A region names a host and a signing scope: letters, digits and '-' only. */
+static int
+region_ok(const char *r)
+{
+	return *r && strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(r);
+}
+
+/*
+ * What becomes a header: a control character in it would add headers of
+ * its own. The name of the first variable that holds one, or NULL.
+ */
+static const char *
+bad_header_value(const struct apicfg *cfg)
+{
+	if (has_control(cfg->key))
+		return "AWS_ACCESS_KEY_ID";
+	if (has_control(cfg->secret))
+		return "AWS_SECRET_ACCESS_KEY";
+	if (has_control(cfg->token))
+		return "AWS_SESSION_TOKEN";
+	return NULL;
 }
 
 /*
@@ -195,6 +243,8 @@ container_url(struct apicfg *cfg, char *why, size_t len)
 static int
 read_config(struct apicfg *cfg, char *why, size_t len)
 {
+	const char *bad;
+
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->key = env("AWS_ACCESS_KEY_ID");
 	cfg->secret = env("AWS_SECRET_ACCESS_KEY");
@@ -207,7 +257,17 @@ read_config(struct apicfg *cfg, char *why, size_t len)
 		    "(AWS_REGION and AWS_DEFAULT_REGION are not set)");
 		return -1;
 	}
-	cfg->url = endpoint(cfg->region);
+	if (!region_ok(cfg->region)) {
+		snprintf(why, len, "%s is not a region name (lowercase letters, digits and '-')",
+		    env("AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
+		return -1;
+	}
+	if ((bad = bad_header_value(cfg)) != NULL) {
+		snprintf(why, len, "%s holds a control character", bad);
+		return -1;
+	}
+	if ((cfg->url = endpoint(cfg->region, why, len)) == NULL)
+		return -1;
 	cfg->sigv4 = xasprintf("aws:amz:%s:xray", cfg->region);
 	return 0;
 }
@@ -389,6 +449,9 @@ start(const struct curlapi *c, const char *url, struct reply *r)
 		r->code = CURLE_FAILED_INIT;
 	else {
 		c->setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0: older ones take only the checks above */
+		c->setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
 		c->setopt(e, CURLOPT_RESOLVE, r->pins);
 		/* The certificates to trust instead of the system's, as the AWS SDKs take them. */
 		if (secure_getenv("AWS_CA_BUNDLE") && *secure_getenv("AWS_CA_BUNDLE"))
@@ -405,16 +468,25 @@ fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t
 	struct reply *r = xmalloc(sizeof(*r));
 	struct curl_slist *h = NULL;
 	char *token = container_token(), *auth = NULL;
-	CURL *e = start(c, cfg->creds_url, r);
+	CURL *e;
 
-	if (e) {
+	if (token && has_control(token)) {
+		snprintf(why, len, "the container authorization token holds a control character");
+		free(token);
+		free(r);
+		return -1;
+	}
+	if ((e = start(c, cfg->creds_url, r)) != NULL) {
 		if (token)
 			h = c->slist_append(h, (auth = xasprintf("Authorization: %s", token)));
 		perform(c, e, h, 1000L, 2000L, r);
 	}
 	for (int i = 0; r->code == CURLE_OK && r->status == 200 && i < 3; i++)
 		cfg->owned[i] = segdoc_json_member(r->body, names[i]);
-	if (cfg->owned[0] == NULL || cfg->owned[1] == NULL)
+	if (has_control(cfg->owned[0]) || has_control(cfg->owned[1]) || has_control(cfg->owned[2]))
+		snprintf(why, len, "the credentials from %s hold a control character",
+		    cfg->creds_url);
+	else if (cfg->owned[0] == NULL || cfg->owned[1] == NULL)
 		snprintf(why, len, "no AWS credentials from %s: %s", cfg->creds_url,
 		    r->code != CURLE_OK ? c->strerror(r->code) :
 		    r->status != 200 ? "it did not answer 200" : "no AccessKeyId and SecretAccessKey");

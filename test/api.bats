@@ -589,3 +589,84 @@ root_with_child() {
 	assert_warning
 	[[ $stderr == *"no AWS credentials from $HTTP_URL/creds: it did not answer 200; 1 document kept"* ]]
 }
+
+# tcp_listener: a raw TCP listener on 127.0.0.1 that writes whatever reaches
+# it to $D/tcp.log (a line "connected" per connection); TCP_PORT set.
+tcp_listener() {
+	"$XS_PYTHON" -S - "$D/tcp.port" "$D/tcp.log" <<-'PY' &
+		import socket, sys, threading
+		s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+		open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+		log = open(sys.argv[2], "ab", buffering=0)
+		def serve(c):
+		    log.write(b"connected\n")
+		    c.settimeout(3)
+		    try:
+		        while True:
+		            b = c.recv(4096)
+		            if not b:
+		                break
+		            log.write(b)
+		    except OSError:
+		        pass
+		s.settimeout(30)
+		while True:
+		    try:
+		        c, _ = s.accept()
+		    except OSError:
+		        break
+		    threading.Thread(target=serve, args=(c,), daemon=True).start()
+	PY
+	reap_later $!
+	local n
+	: >"$D/tcp.log"
+	for ((n = 0; n < 500; n++)); do
+		[[ -s $D/tcp.port ]] && break
+		_nap 0.01
+	done
+	TCP_PORT=$(cat "$D/tcp.port")
+}
+
+@test "only http and https: an ftp or gopher endpoint is refused before anything connects, naming the variable (issue 16)" {
+	tcp_listener
+	api_env "ftp://127.0.0.1:$TCP_PORT"
+	run -3 --separate-stderr xs exec --name ftp -- sh -c 'exit 3'
+	assert_kept_warning 1
+	[[ $stderr == *"AWS_ENDPOINT_URL_XRAY is not an http or https URL"* ]] || xs_die "$stderr"
+	unset AWS_ENDPOINT_URL_XRAY
+	export AWS_ENDPOINT_URL="gopher://127.0.0.1:$TCP_PORT/_X"
+	run -0 --separate-stderr xs send --all
+	assert_kept_warning 1
+	[[ $stderr == *"AWS_ENDPOINT_URL is not an http or https URL"* ]] || xs_die "$stderr"
+	_nap 0.3
+	[[ ! -s $D/tcp.log ]] || xs_die "the listener was reached: $(head -c 300 "$D/tcp.log")"
+}
+
+@test "a region that is not a region name, and control characters in credentials, are refused before any request (issue 16)" {
+	tcp_listener
+	start_http
+	api_env "$HTTP_URL"
+	# the default endpoint would be https://xray.<region>.amazonaws.com: the region is part of a URL
+	unset AWS_ENDPOINT_URL_XRAY
+	export AWS_REGION="x@127.0.0.1:$TCP_PORT#"
+	run -0 --separate-stderr xs exec --name region -- true
+	assert_kept_warning 1
+	[[ $stderr == *"AWS_REGION is not a region name"* ]] || xs_die "$stderr"
+	export AWS_REGION=eu-west-2 AWS_ENDPOINT_URL_XRAY=$HTTP_URL
+	export AWS_SESSION_TOKEN=$'token\r\nX-Injected: yes'
+	run -0 --separate-stderr xs send --all
+	assert_kept_warning 1
+	[[ $stderr == *"AWS_SESSION_TOKEN holds a control character"* ]] || xs_die "$stderr"
+	unset AWS_SESSION_TOKEN
+	export AWS_ACCESS_KEY_ID=$'AKID\nX-Injected: yes'
+	run -0 --separate-stderr xs send --all
+	[[ $stderr == *"AWS_ACCESS_KEY_ID holds a control character"* ]] || xs_die "$stderr"
+	_nap 0.3
+	[[ ! -s $D/tcp.log ]] || xs_die "the listener was reached: $(head -c 300 "$D/tcp.log")"
+	assert_requests 0
+	# and with clean values the kept document goes
+	export AWS_ACCESS_KEY_ID=AKIDXSTEST0000000001
+	run -0 --separate-stderr xs send --all
+	assert_stderr_empty
+	assert_requests 1
+}
