@@ -52,6 +52,7 @@ struct apicfg {
 	char *url;        /* .../TraceSegments; owned */
 	char *sigv4;      /* "aws:amz:<region>:xray"; owned */
 	char *creds_url;  /* the container credentials endpoint, or NULL; owned */
+	int creds_full;   /* it came from AWS_CONTAINER_CREDENTIALS_FULL_URI */
 	char *owned[3];   /* key, secret and token when they came from there */
 };
 
@@ -212,32 +213,78 @@ bad_header_value(const struct apicfg *cfg)
 
 /*
  * Where ECS, CodeBuild and EKS Pod Identity hand out a task's credentials,
- * as the AWS SDKs find it. A full URI must be https or on the host itself.
+ * as the AWS SDKs find it. The full URI's host is checked once libcurl can
+ * parse it (creds_url_ok); here only that it is http or https.
  */
 static int
 container_url(struct apicfg *cfg, char *why, size_t len)
 {
-	static const char *local[] = { "http://127.", "http://localhost", "http://[::1]",
-		"http://169.254.170.2/", "http://169.254.170.2:", "http://169.254.170.23", "https://" };
 	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 
-	if (rel) {
-		cfg->creds_url = xasprintf("http://169.254.170.2%s", rel);
+	if (rel && !has_control(rel)) {
+		cfg->creds_url = xasprintf("http://169.254.170.2%s%s", *rel == '/' ? "" : "/", rel);
 		return 0;
 	}
-	for (size_t i = 0; full && i < sizeof(local) / sizeof(local[0]); i++)
-		if (strncmp(full, local[i], strlen(local[i])) == 0) {
-			cfg->creds_url = xstrdup(full);
-			return 0;
-		}
-	if (full)
-		snprintf(why, len, "AWS_CONTAINER_CREDENTIALS_FULL_URI '%s' is neither https nor "
-		    "on this host", full);
+	if (full && web_url(full) && !has_control(full)) {
+		cfg->creds_url = xstrdup(full);
+		cfg->creds_full = 1;
+		return 0;
+	}
+	if (rel || full)
+		snprintf(why, len, "%s is not an http or https URL",
+		    rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" : "AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	else
 		snprintf(why, len, "the api transport has no AWS credentials (AWS_ACCESS_KEY_ID and "
 		    "AWS_SECRET_ACCESS_KEY are not both set, nor a container credentials URI)");
 	return -1;
+}
+
+/* Whether host (as libcurl gives it: IPv6 in brackets) is where the SDKs take credentials over http. */
+static int
+credentials_host(const char *host)
+{
+	static const char *const allowed[] = { "localhost", "[::1]", "169.254.170.2",
+		"169.254.170.23", "[fd00:ec2::23]" };
+	struct in_addr a;
+
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strcasecmp(host, allowed[i]) == 0)
+			return 1;
+	/* Any loopback address, 127.0.0.0/8, written in full. */
+	return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/*
+ * The full credentials URI, parsed by libcurl as it will be used: https to
+ * any host, or http to the host itself or the container agent's addresses,
+ * never with a user name or password in it. 0, or -1 (why says so).
+ */
+static int
+creds_url_ok(const struct curlapi *c, const char *url, char *why, size_t len)
+{
+	char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+	CURLU *u = c->url();
+	int ok = 0;
+
+	if (u && c->url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    c->url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    c->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		ok = c->url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK &&
+		    c->url_get(u, CURLUPART_PASSWORD, &password, 0) != CURLUE_OK &&
+		    (strcasecmp(scheme, "https") == 0 ||
+		    (strcasecmp(scheme, "http") == 0 && credentials_host(host)));
+	}
+	if (!ok)
+		snprintf(why, len, "AWS_CONTAINER_CREDENTIALS_FULL_URI is neither https nor http to "
+		    "this host or the container agent (169.254.170.2, 169.254.170.23, fd00:ec2::23), "
+		    "or holds a user name");
+	c->free(scheme);
+	c->free(host);
+	c->free(user);
+	c->free(password);
+	c->url_cleanup(u);
+	return ok ? 0 : -1;
 }
 
 static int
@@ -649,6 +696,7 @@ emit_api_send(const char *cmd, struct outdoc *docs, size_t n, char *why, size_t 
 	for (size_t j = 0; j < n; j++)
 		docs[j].fate = FATE_KEEP;
 	failed = read_config(&cfg, why, whylen) < 0 || load_curl(&c, why, whylen) < 0 ||
+	    (cfg.creds_full && creds_url_ok(&c, cfg.creds_url, why, whylen) < 0) ||
 	    (cfg.creds_url && fetch_credentials(&c, &cfg, why, whylen) < 0);
 	srand((unsigned)time(NULL) ^ (unsigned)n);
 	for (; i < n && !failed; i += TRANSPORT_BATCH)

@@ -582,7 +582,7 @@ root_with_child() {
 	export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://192.0.2.1/creds
 	run -0 --separate-stderr xs exec --name off-host -- true
 	assert_warning
-	[[ $stderr == *"AWS_CONTAINER_CREDENTIALS_FULL_URI 'http://192.0.2.1/creds' is neither https nor on this host"* ]]
+	[[ $stderr == *"AWS_CONTAINER_CREDENTIALS_FULL_URI is neither https nor http to this host"* ]] || xs_die "$stderr"
 	start_http --reply 500
 	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$HTTP_URL/creds
 	run -0 --separate-stderr xs exec --name creds-down -- true
@@ -669,4 +669,31 @@ tcp_listener() {
 	run -0 --separate-stderr xs send --all
 	assert_stderr_empty
 	assert_requests 1
+}
+
+@test "container credentials: the full URI's host is parsed, not matched by prefix; no user name in it (issue 16)" {
+	local uri
+	tcp_listener
+	api_env "http://127.0.0.1:$TCP_PORT"
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_CONTAINER_AUTHORIZATION_TOKEN=secret-token
+	# each would send the token over http to another host; the last two are the prefixes once allowed
+	for uri in "http://169.254.170.2:80@127.0.0.1:$TCP_PORT/" "http://user@localhost:$TCP_PORT/" \
+		"http://localhost.example:$TCP_PORT/" "http://169.254.170.23.example:$TCP_PORT/" \
+		"ftp://127.0.0.1:$TCP_PORT/"; do
+		AWS_CONTAINER_CREDENTIALS_FULL_URI=$uri run -0 --separate-stderr xs exec --name creds -- true
+		assert_kept_warning 1
+		[[ $stderr == *"AWS_CONTAINER_CREDENTIALS_FULL_URI is "*"http"* ]] || xs_die "$uri: $stderr"
+		xs_bare send --all 2>/dev/null || true
+		rm -rf "$XRAY_SEG_STATE_DIR"
+	done
+	_nap 0.3
+	[[ ! -s $D/tcp.log ]] || xs_die "the listener was reached: $(head -c 300 "$D/tcp.log")"
+	# what the SDKs allow: loopback over http (HTTP in capitals is http too)
+	start_http --reply '200:{"AccessKeyId":"AKIDCONTAINER0000001","SecretAccessKey":"s","Token":"t"}' \
+		--reply '200:{"UnprocessedTraceSegments":[]}'
+	export AWS_ENDPOINT_URL_XRAY=$HTTP_URL AWS_CONTAINER_CREDENTIALS_FULL_URI=HTTP://127.0.0.1:$HTTP_PORT/creds
+	run -0 --separate-stderr xs exec --name allowed -- true
+	assert_stderr_empty
+	assert_requests 2
 }
