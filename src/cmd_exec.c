@@ -495,7 +495,7 @@ cmd_exec(int argc, char **argv)
 	op.start = start;
 	exec_prepare(&op, id, value);
 	value[2] = (char *)o.transport;
-	v = getenv("XRAY_SEG_STATE_DIR");
+	v = secure_getenv("XRAY_SEG_STATE_DIR");
 	value[3] = v && *v && *v != '/' ? (char *)session_state_dir(&s) : NULL;
 	memset(&ch, 0, sizeof(ch));
 	memset(&out, 0, sizeof(out));

@@ -1,9 +1,12 @@
 /* emit_api.c: PutTraceSegments through a libcurl loaded on demand (see emit_api.h). */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -103,7 +107,9 @@ same_libc(char *why, size_t len)
 static int
 load_curl(struct curlapi *c, char *why, size_t len)
 {
-	const char *name = env("XRAY_SEG_LIBCURL") ? env("XRAY_SEG_LIBCURL") : LIBCURL_DEFAULT;
+	/* A library chosen by the environment is not loaded into a setuid program. */
+	const char *lib = secure_getenv("XRAY_SEG_LIBCURL");
+	const char *name = lib && *lib ? lib : LIBCURL_DEFAULT;
 	void *syms[NSYMS];
 	static const char *names[NSYMS] = { "curl_easy_init", "curl_easy_setopt",
 		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
@@ -330,24 +336,48 @@ collect(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* The authorization a credentials endpoint wants, if any; caller frees. */
-static char *
-container_token(void)
-{
-	const char *file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	char buf[4096];
-	size_t n;
-	FILE *f;
+/* The longest container authorization token taken from a file. */
+#define TOKEN_MAX 16384
 
-	if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
-		return xstrdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
-	if (file == NULL || (f = fopen(file, "re")) == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+/*
+ * The container authorization token: AWS_CONTAINER_AUTHORIZATION_TOKEN, or
+ * the first line of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, a regular file
+ * opened without blocking (a FIFO would hang the call) and read whole. 0 with
+ * *out (NULL for none; the caller frees it), or -1 (why says so).
+ */
+static int
+container_token(char **out, char *why, size_t len)
+{
+	const char *file = secure_getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	char *buf;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	memset(&st, 0, sizeof(st));
+	if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		*out = xstrdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		return 0;
+	}
+	if (file == NULL || *file == '\0')
+		return 0;
+	if ((fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size > TOKEN_MAX) {
+		snprintf(why, len, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", file,
+		    fd < 0 ? strerror(errno) : !S_ISREG(st.st_mode) ? "not a regular file" :
+		    "over 16 KiB");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
-	return xstrdup(buf);
+	*out = buf;
+	return 0;
 }
 
 /*
@@ -514,9 +544,13 @@ fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t
 	static const char *names[3] = { "AccessKeyId", "SecretAccessKey", "Token" };
 	struct reply *r = xmalloc(sizeof(*r));
 	struct curl_slist *h = NULL;
-	char *token = container_token(), *auth = NULL;
+	char *token, *auth = NULL;
 	CURL *e;
 
+	if (container_token(&token, why, len) < 0) {
+		free(r);
+		return -1;
+	}
 	if (token && has_control(token)) {
 		snprintf(why, len, "the container authorization token holds a control character");
 		free(token);
@@ -524,6 +558,8 @@ fetch_credentials(const struct curlapi *c, struct apicfg *cfg, char *why, size_t
 		return -1;
 	}
 	if ((e = start(c, cfg->creds_url, r)) != NULL) {
+		/* As the AWS SDKs do: credentials never pass through a proxy. */
+		c->setopt(e, CURLOPT_NOPROXY, "*");
 		if (token)
 			h = c->slist_append(h, (auth = xasprintf("Authorization: %s", token)));
 		perform(c, e, h, 1000L, 2000L, r);

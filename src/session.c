@@ -43,7 +43,8 @@ session_strict(void)
 static char *
 state_dir_path(void)
 {
-	const char *d = getenv("XRAY_SEG_STATE_DIR"), *tmp = getenv("TMPDIR");
+	/* Paths from the environment are not taken by a setuid program (secure_getenv). */
+	const char *d = secure_getenv("XRAY_SEG_STATE_DIR"), *tmp = secure_getenv("TMPDIR");
 	char *cwd, *path;
 
 	if (d && *d && d[0] == '/')

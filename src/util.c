@@ -16,10 +16,18 @@ vmsg(const char *prefix, const char *fmt, va_list ap)
 	char line[1024];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One message is one line, whatever the caller's text holds. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
+	/*
+	 * One message is one line, whatever the caller's text holds, and text
+	 * from outside (a server's message, a URL) never drives the terminal:
+	 * C0 and C1 control characters are replaced.
+	 */
+	for (unsigned char *p = (unsigned char *)line; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+		else if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
 	fprintf(stderr, "%s: %s%s\n", PROGNAME, prefix, line);
 }
 

@@ -590,10 +590,11 @@ root_with_child() {
 	[[ $stderr == *"no AWS credentials from $HTTP_URL/creds: it did not answer 200; 1 document kept"* ]]
 }
 
-# tcp_listener: a raw TCP listener on 127.0.0.1 that writes whatever reaches
-# it to $D/tcp.log (a line "connected" per connection); TCP_PORT set.
+# tcp_listener [close]: a raw TCP listener on 127.0.0.1 that writes whatever
+# reaches it to $D/tcp.log (a line "connected" per connection), and with
+# close hangs up after the first bytes; TCP_PORT set.
 tcp_listener() {
-	"$XS_PYTHON" -S - "$D/tcp.port" "$D/tcp.log" <<-'PY' &
+	"$XS_PYTHON" -S - "$D/tcp.port" "$D/tcp.log" "${1:-}" <<-'PY' &
 		import socket, sys, threading
 		s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 		open(sys.argv[1], "w").write(str(s.getsockname()[1]))
@@ -607,8 +608,11 @@ tcp_listener() {
 		            if not b:
 		                break
 		            log.write(b)
+		            if sys.argv[3] == "close":
+		                break
 		    except OSError:
 		        pass
+		    c.close()
 		s.settimeout(30)
 		while True:
 		    try:
@@ -696,4 +700,53 @@ tcp_listener() {
 	run -0 --separate-stderr xs exec --name allowed -- true
 	assert_stderr_empty
 	assert_requests 2
+}
+
+@test "escape sequences in the endpoint's answers never reach the terminal: C0 and C1 controls replaced (issue 16)" {
+	start_http --reply '403:{"__type":"AccessDeniedException","message":"\u001b]0;owned\u0007\u001b[2Jnot \u009b31mallowed"}'
+	api_env "$HTTP_URL"
+	root_with_child 0
+	assert_kept_warning 2
+	[[ $stderr == *"not ??31mallowed"* ]] || xs_die "$stderr"
+	[[ $stderr != *$'\e'* && $stderr != *$'\a'* && $stderr != *$'\xc2\x9b'* ]] ||
+		xs_die "control characters reached stderr: $(printf %q "$stderr")"
+}
+
+@test "container token file: a FIFO does not hang the call; missing or over 16 KiB says so; nothing sent, documents kept (issue 16)" {
+	start_http
+	api_env "$HTTP_URL"
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$HTTP_URL/creds
+	mkfifo "$D/fifo"
+	head -c 17000 /dev/zero | tr '\0' t >"$D/long"
+	local f want
+	for f in fifo missing long; do
+		case $f in
+		fifo) want="not a regular file" ;;
+		missing) want="No such file or directory" ;;
+		long) want="over 16 KiB" ;;
+		esac
+		export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$D/$f
+		# (timed: the binary itself)
+		run -0 --separate-stderr timeout 10 "$XRAY_SEG" exec --name "token-$f" -- true
+		assert_kept_warning 1
+		[[ $stderr == *"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE $D/$f: $want"* ]] || xs_die "$f: $stderr"
+		rm -rf "$XRAY_SEG_STATE_DIR"
+	done
+	assert_requests 0
+}
+
+@test "the credentials request never goes through a proxy, as with the AWS SDKs (issue 16)" {
+	tcp_listener close
+	start_http --reply '200:{"AccessKeyId":"AKIDCONTAINER0000001","SecretAccessKey":"s","Token":"t"}'
+	api_env "$HTTP_URL"
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_CONTAINER_CREDENTIALS_FULL_URI=$HTTP_URL/creds AWS_CONTAINER_AUTHORIZATION_TOKEN=secret-token
+	export http_proxy=http://127.0.0.1:$TCP_PORT ALL_PROXY=http://127.0.0.1:$TCP_PORT
+	run -0 --separate-stderr xs exec --name proxied -- true
+	# the credentials came direct; the API request went to the proxy, which hung up
+	[ "$(hq '.[0].path')" = /creds ]
+	assert_requests 1
+	grep -q 'POST http://127.0.0.1:[0-9]*/TraceSegments' "$D/tcp.log" || xs_die "the API request did not use the proxy: $(cat "$D/tcp.log")"
+	! grep -q -e /creds -e secret-token "$D/tcp.log" || xs_die "the proxy saw the credentials request: $(cat "$D/tcp.log")"
 }
