@@ -158,6 +158,23 @@ web_url(const char *url)
 	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
+/* url without a user name and password in it, for messages; the caller frees it. */
+static char *
+url_shown(const char *url)
+{
+	const char *host = strstr(url, "://"), *at = NULL;
+	size_t n;
+
+	if (host == NULL)
+		return xstrdup(url);
+	host += 3;
+	n = strcspn(host, "/?#");
+	for (size_t i = 0; i < n; i++)
+		if (host[i] == '@')
+			at = host + i;
+	return at ? xasprintf("%.*s%s", (int)(host - url), url, at + 1) : xstrdup(url);
+}
+
 /* Whether s holds a control character: it would end a header line, or worse. */
 static int
 has_control(const char *s)
@@ -710,11 +727,12 @@ send_batch(const struct curlapi *c, const struct apicfg *cfg, const char *cmd,
 			docs[i].fate = FATE_SENT;
 		segdoc_unprocessed(r->body, r->len, refused, &u);
 	} else {
-		char d[300];
+		char d[300], *shown = url_shown(cfg->url);
 
 		describe(c, r, d, sizeof(d));
-		snprintf(why, whylen, "PutTraceSegments to %s failed: %s%s", cfg->url, d,
+		snprintf(why, whylen, "PutTraceSegments to %s failed: %s%s", shown, d,
 		    attempt == ATTEMPTS ? " (3 attempts)" : "");
+		free(shown);
 	}
 	free(body);
 	free(r);

@@ -1,4 +1,6 @@
 /* session.c: the trace context and settings of one call (see session.h). */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,11 +239,18 @@ session_end(struct session *s)
 static void
 warn_state(struct session *s, int e)
 {
+	struct stat st;
+
 	/* Name the directory that was refused: the state directory, or the trace's in it. */
 	if (state_refused(e) &&
 	    s->ctx.root[0] && state_check(s->state_dir) == 0)
 		warnmsg("%s: trace directory %s/%s %s; not recording", s->cmd, s->state_dir,
 		    s->ctx.root, state_strerror(e));
+	else if (e == STATE_NOT_OWNED && stat(s->state_dir, &st) == 0)
+		/* Someone else made it first (a shared /tmp): say who, and the way out. */
+		warnmsg("%s: state directory %s is owned by another user (uid %u); not recording "
+		    "(set XRAY_SEG_STATE_DIR to a directory of your own)", s->cmd, s->state_dir,
+		    (unsigned)st.st_uid);
 	else if (state_refused(e))
 		warnmsg("%s: state directory %s %s; not recording", s->cmd, s->state_dir,
 		    state_strerror(e));

@@ -750,3 +750,11 @@ tcp_listener() {
 	grep -q 'POST http://127.0.0.1:[0-9]*/TraceSegments' "$D/tcp.log" || xs_die "the API request did not use the proxy: $(cat "$D/tcp.log")"
 	! grep -q -e /creds -e secret-token "$D/tcp.log" || xs_die "the proxy saw the credentials request: $(cat "$D/tcp.log")"
 }
+
+@test "a user name and password in an endpoint URL never appear in a warning (issue 16)" {
+	api_env "http://someone:s3cret-pw@127.0.0.1:$(free_tcp_port)/"
+	run -0 --separate-stderr xs exec --name shown -- true
+	assert_kept_warning 1
+	[[ $stderr == *"PutTraceSegments to http://127.0.0.1:"*"/TraceSegments failed"* ]] || xs_die "$stderr"
+	[[ $stderr != *s3cret-pw* && $stderr != *someone* ]] || xs_die "the userinfo is shown: $stderr"
+}

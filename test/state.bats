@@ -136,6 +136,10 @@ refused() {
 	chown 65534:65534 "$XRAY_SEG_STATE_DIR"
 	refused
 	[ -z "$(ls -A "$XRAY_SEG_STATE_DIR")" ]
+	# the warning names the owner and the way out (issue 16)
+	run -0 --separate-stderr xs begin squatted
+	[[ $stderr == *"state directory $XRAY_SEG_STATE_DIR is owned by another user (uid 65534); not recording (set XRAY_SEG_STATE_DIR to a directory of your own)"* ]] ||
+		xs_die "$stderr"
 }
 
 @test "exec still runs its command when the state directory is refused" {
