@@ -504,6 +504,8 @@ cmd_exec(int argc, char **argv)
 	relay.data = relay_stderr;
 	relay.arg = ch.out;
 	job_run(cmd, env, ch.out ? &relay : NULL, exec_begin, &op, &ch.r);
+	/* From here on, whatever happens to the tracing, the command's status is ours. */
+	set_oom_status(ch.r.status);
 	if (ch.out)
 		awsout_end(ch.out);
 	if (ch.r.spawn_err)

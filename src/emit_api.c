@@ -714,7 +714,11 @@ send_batch(const struct curlapi *c, const struct apicfg *cfg, const char *cmd,
 		texts[i] = (char *)docs[i].text;
 		lens[i] = docs[i].len;
 	}
-	body = segdoc_batch(texts, lens, n, &len);
+	if ((body = segdoc_batch(texts, lens, n, &len)) == NULL) {
+		snprintf(why, whylen, "out of memory for a PutTraceSegments request");
+		free(r);
+		return -1;
+	}
 	for (;;) {
 		post(c, cfg, body, len, r);
 		if ((ok = r->code == CURLE_OK && r->status == 200) || !transient(r) ||

@@ -715,16 +715,26 @@ segdoc_set_service(struct segdoc *d, const struct seg_service *v)
 char *
 segdoc_batch(char *const *docs, const size_t *lens, size_t n, size_t *len)
 {
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	const char *text;
-	char *out;
+	json_object *o = json_object_new_object(), *a = json_object_new_array(), *d;
+	const char *text = NULL;
+	char *out = NULL;
+	int ok = o && a;
 
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string_len(docs[i], (int)lens[i]));
-	json_object_object_add(o, "TraceSegmentDocuments", a);
-	text = json_object_to_json_string_length(o, TEXT_FLAGS, len);
-	out = xmalloc(*len + 1);
-	memcpy(out, text, *len + 1);
+	/* json-c answers an allocation failure with NULL: then there is no body. */
+	for (size_t i = 0; ok && i < n; i++) {
+		d = json_object_new_string_len(docs[i], (int)lens[i]);
+		if ((ok = d != NULL && json_object_array_add(a, d) == 0) == 0)
+			json_object_put(d);
+	}
+	if (ok && json_object_object_add(o, "TraceSegmentDocuments", a) == 0) {
+		a = NULL; /* o owns it now */
+		text = json_object_to_json_string_length(o, TEXT_FLAGS, len);
+	}
+	if (text) {
+		out = xmalloc(*len + 1);
+		memcpy(out, text, *len + 1);
+	}
+	json_object_put(a);
 	json_object_put(o);
 	return out;
 }

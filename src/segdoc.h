@@ -150,7 +150,8 @@ void segdoc_set_service(struct segdoc *d, const struct seg_service *v);
 
 /*
  * The PutTraceSegments request body for n documents (each docs[i] of lens[i]
- * bytes): {"TraceSegmentDocuments":["...",...]}. Caller frees.
+ * bytes): {"TraceSegmentDocuments":["...",...]}. Caller frees. NULL when
+ * memory ran out.
  */
 char *segdoc_batch(char *const *docs, const size_t *lens, size_t n, size_t *len);
 

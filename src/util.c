@@ -51,12 +51,25 @@ errmsg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The exit status when memory runs out: exec sets its command's, once that
+ * has run, so that tracing never changes it. The one global of its kind:
+ * xmalloc has no caller to return to.
+ */
+static int oom_status = EXIT_RUNTIME;
+
+void
+set_oom_status(int status)
+{
+	oom_status = status;
+}
+
 static void
 oom(void)
 {
 	/* Out of memory is the one failure with no safe way to go on. */
 	errmsg("out of memory");
-	exit(EXIT_RUNTIME);
+	exit(oom_status);
 }
 
 void *

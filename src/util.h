@@ -16,6 +16,9 @@ void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Allocation wrappers: they print a message and exit on failure. */
+/* Exit with status, not EXIT_RUNTIME, should memory run out from now on. */
+void set_oom_status(int status);
+
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
