@@ -166,6 +166,8 @@ parse_rfc3339(const char *v, long long *sec, long long *usec)
 	char sep, sign;
 
 	/* Digits exactly where the format has them: sscanf alone would take signs and spaces. */
+	if (strnlen(v, 19) < 19)
+		return -1;
 	for (int i = 0; i < 19; i++)
 		if ((i == 4 || i == 7 || i == 10 || i == 13 || i == 16) != !isdigit((unsigned char)v[i]))
 			return -1;

@@ -909,7 +909,7 @@ XRAY_SEG_DEADLINE_MS (unset)"
 	now=$EPOCHSECONDS
 	local -a bad=(abc '' ' 1700000000' '1700000000 ' +1700000000 -1700000000 1.7e9 0x65a0bc00
 		'1700000000,5' 1.2.3 .5 946684799 946684799999 $((now + 86400 + 600)) "$((now + 86400 + 600))000"
-		990000000000)
+		990000000000 1797n23 2026-12-08T0)
 	# every value is tried, and all that are accepted are listed
 	local accepted=()
 	for v in "${bad[@]}"; do
