@@ -200,26 +200,45 @@ boot_time(void)
  * seconds): the process that wrote a mark then, not a later one given its
  * pid. An unreadable start counts as running: keeping state is the safe side.
  */
-static int
-running_since(long pid, time_t since)
+/*
+ * The fields of /proc/pid/stat after "pid (comm) ", which may hold anything:
+ * into buf, from the state (field 3) on. NULL if it cannot be read.
+ */
+static const char *
+proc_stat(long pid, char *buf, size_t size)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long start;
-	long long btime;
+	char path[64], *p;
 	ssize_t n;
 	int fd;
 
-	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, size - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/*
+ * Whether process pid is running and started no later than since (epoch
+ * seconds): the process that wrote a mark then, not a later one given its
+ * pid. An unreadable start counts as running: keeping state is the safe side.
+ */
+static int
+running_since(long pid, time_t since)
+{
+	char buf[1024];
+	const char *f;
+	unsigned long long start;
+	long long btime;
+
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 0;
 	/* Field 22, the start in clock ticks after boot, counted from the state (field 3). */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+	if ((f = proc_stat(pid, buf, sizeof(buf))) == NULL ||
+	    sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
 	    "%*d %llu", &start) != 1 || (btime = boot_time()) == 0)
 		return 1;
 	/* A tick of slack: the start is rounded down to one. */
@@ -389,22 +408,11 @@ stamp_lock(int fd)
 static int
 holder_stopped(const char *stamp)
 {
-	char path[64], buf[512], *p;
+	char buf[512];
 	long pid = strtol(stamp, NULL, 10);
-	ssize_t n;
-	int fd;
+	const char *f = pid > 0 ? proc_stat(pid, buf, sizeof(buf)) : NULL;
 
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	/* "pid (comm) S ...": comm may hold anything, the state follows its last ')'. */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+	return f && (f[0] == 'T' || f[0] == 't');
 }
 
 /*
@@ -577,12 +585,19 @@ state_relock(struct trace *t)
 	return 0;
 }
 
+/* The name of the live mark of id. */
+static void
+live_name(char out[ID_LEN + sizeof(LIVE_SUFFIX)], const char *id)
+{
+	snprintf(out, ID_LEN + sizeof(LIVE_SUFFIX), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+}
+
 int
 state_live(struct trace *t, const char *id)
 {
 	char name[ID_LEN + sizeof(LIVE_SUFFIX)], pid[24];
 
-	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	live_name(name, id);
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	return state_put(t, name, pid, strlen(pid), 0);
 }
@@ -592,7 +607,7 @@ state_is_live(struct trace *t, const char *id)
 {
 	char name[ID_LEN + sizeof(LIVE_SUFFIX)];
 
-	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	live_name(name, id);
 	return state_has(t, name);
 }
 
@@ -601,7 +616,7 @@ state_unlive(struct trace *t, const char *id)
 {
 	char name[ID_LEN + sizeof(LIVE_SUFFIX)];
 
-	snprintf(name, sizeof(name), "%.*s" LIVE_SUFFIX, ID_LEN, id);
+	live_name(name, id);
 	unlinkat(t->dirfd, name, 0);
 }
 
@@ -611,24 +626,28 @@ state_claim_name(char out[STATE_CLAIM_LEN + 1], const char *id)
 	snprintf(out, STATE_CLAIM_LEN + 1, "%.*s.%ld" CLAIM_SUFFIX, ID_LEN, id, (long)getpid());
 }
 
-int
-state_claim(struct trace *t, const char *id)
+/* Rename id's kept document to this process's claim (back: the other way round). */
+static int
+move_claim(struct trace *t, const char *id, int back)
 {
 	char done[ID_LEN + 6], claim[STATE_CLAIM_LEN + 1];
 
 	snprintf(done, sizeof(done), "%.*s.done", ID_LEN, id);
 	state_claim_name(claim, id);
-	return renameat(t->dirfd, done, t->dirfd, claim);
+	return back ? renameat(t->dirfd, claim, t->dirfd, done) :
+	    renameat(t->dirfd, done, t->dirfd, claim);
+}
+
+int
+state_claim(struct trace *t, const char *id)
+{
+	return move_claim(t, id, 0);
 }
 
 int
 state_unclaim(struct trace *t, const char *id)
 {
-	char done[ID_LEN + 6], claim[STATE_CLAIM_LEN + 1];
-
-	snprintf(done, sizeof(done), "%.*s.done", ID_LEN, id);
-	state_claim_name(claim, id);
-	return renameat(t->dirfd, claim, t->dirfd, done);
+	return move_claim(t, id, 1);
 }
 
 /*
